@@ -1,0 +1,214 @@
+// A small XMPP client over BOSH (XEP-0124/0206) that walks the path a Jitsi
+// client takes: SASL ANONYMOUS with the token in the URL, resource binding, the
+// conference request to focus (jicofo creates the room), the MUC join.
+import http from 'node:http';
+import https from 'node:https';
+import { randomBytes, randomInt } from 'node:crypto';
+import { parse, type Element } from 'ltx';
+
+const NS = {
+  bosh: 'http://jabber.org/protocol/httpbind',
+  sasl: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  bind: 'urn:ietf:params:xml:ns:xmpp-bind',
+  session: 'urn:ietf:params:xml:ns:xmpp-session',
+  stanzas: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  focus: 'http://jitsi.org/protocol/focus',
+  muc: 'http://jabber.org/protocol/muc',
+  mucUser: 'http://jabber.org/protocol/muc#user',
+};
+
+export interface BoshOptions {
+  /** e.g. http://127.0.0.2:5280/http-bind or https://meet.example.com/http-bind */
+  url: string;
+  /** the XMPP domain; sent as the HTTP Host header unless `hostHeader` says otherwise */
+  domain: string;
+  hostHeader?: string;
+  token?: string;
+  /** accept any TLS certificate (test CAs, self-signed) */
+  insecure?: boolean;
+  /** CA certificates to trust for https URLs */
+  ca?: string | Buffer;
+  timeoutMs?: number;
+}
+
+/** How the server answered a step: the XMPP condition and text it gave, if it refused. */
+export interface Refusal {
+  condition: string;
+  text?: string;
+  stanza: string;
+}
+
+export type StepResult = { ok: true; detail?: string } | ({ ok: false } & Refusal);
+
+export class XmppTransportError extends Error {}
+
+const localName = (el: Element) => el.name.split(':').pop()!;
+
+function escapeAttr(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+}
+
+function refusalOf(el: Element | undefined, stanza: Element): Refusal {
+  const conditionEl = el?.children.find((c): c is Element => typeof c !== 'string' && localName(c) !== 'text');
+  const text = el?.getChild('text')?.getText();
+  return { condition: conditionEl ? localName(conditionEl) : 'unknown', text: text || undefined, stanza: stanza.toString() };
+}
+
+export class BoshClient {
+  private rid = randomInt(1_000_000, 2 ** 31);
+  private sid?: string;
+  private inbox: Element[] = [];
+  private readonly timeoutMs: number;
+  private readonly wait = 5;
+  jid?: string;
+
+  constructor(private readonly options: BoshOptions) {
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  private url(): URL {
+    const url = new URL(this.options.url);
+    if (this.options.token !== undefined) url.searchParams.set('token', this.options.token);
+    return url;
+  }
+
+  private post(body: string): Promise<Element> {
+    const url = this.url();
+    const client = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = client.request(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            Host: this.options.hostHeader ?? this.options.domain,
+            'Content-Type': 'text/xml; charset=utf-8',
+            'Content-Length': Buffer.byteLength(body),
+          },
+          rejectUnauthorized: !this.options.insecure,
+          ca: this.options.ca,
+          servername: url.protocol === 'https:' ? (this.options.hostHeader ?? this.options.domain) : undefined,
+          timeout: (this.wait + 10) * 1000,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (response.statusCode !== 200) {
+              reject(new XmppTransportError(`${url.origin}${url.pathname} answered HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
+              return;
+            }
+            try {
+              resolve(parse(text));
+            } catch (error) {
+              reject(new XmppTransportError(`unreadable BOSH answer from ${url.origin}${url.pathname}: ${(error as Error).message}`));
+            }
+          });
+        },
+      );
+      request.on('timeout', () => request.destroy(new XmppTransportError(`no BOSH answer from ${url.origin}${url.pathname} in time`)));
+      request.on('error', (error) => reject(error instanceof XmppTransportError ? error : new XmppTransportError(`cannot reach ${url.origin}${url.pathname}: ${error.message}`)));
+      request.end(body);
+    });
+  }
+
+  private async exchange(payload: string, attributes = ''): Promise<void> {
+    const body = `<body xmlns='${NS.bosh}' rid='${this.rid++}' sid='${this.sid}'${attributes}>${payload}</body>`;
+    const answer = await this.post(body);
+    if (answer.attrs.type === 'terminate') {
+      throw new XmppTransportError(`the server ended the BOSH session (${answer.attrs.condition ?? 'no condition'})`);
+    }
+    this.inbox.push(...answer.children.filter((c): c is Element => typeof c !== 'string'));
+  }
+
+  /** Waits for a stanza matching `match`, polling the server while none has come. */
+  private async until(match: (el: Element) => boolean, what: string): Promise<Element> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const index = this.inbox.findIndex(match);
+      if (index >= 0) return this.inbox.splice(index, 1)[0];
+      if (Date.now() > deadline) throw new XmppTransportError(`timed out waiting for ${what}`);
+      await this.exchange('');
+    }
+  }
+
+  async connect(): Promise<void> {
+    const { domain } = this.options;
+    const answer = await this.post(
+      `<body xmlns='${NS.bosh}' rid='${this.rid++}' to='${escapeAttr(domain)}' xml:lang='en' wait='${this.wait}' hold='1' ver='1.6' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`,
+    );
+    if (answer.attrs.type === 'terminate' || !answer.attrs.sid) {
+      throw new XmppTransportError(`the server refused a BOSH session for ${domain} (${answer.attrs.condition ?? answer.toString().slice(0, 200)})`);
+    }
+    this.sid = answer.attrs.sid;
+    this.inbox.push(...answer.children.filter((c): c is Element => typeof c !== 'string'));
+  }
+
+  /** SASL ANONYMOUS: with token auth, this is where the token is judged. */
+  async authenticate(): Promise<StepResult> {
+    const features = await this.until((el) => localName(el) === 'features', 'stream features');
+    const mechanisms = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText()) ?? [];
+    if (!mechanisms.includes('ANONYMOUS')) {
+      return { ok: false, condition: 'no-anonymous-mechanism', text: `offered: ${mechanisms.join(', ') || 'none'}`, stanza: features.toString() };
+    }
+    await this.exchange(`<auth xmlns='${NS.sasl}' mechanism='ANONYMOUS'/>`);
+    const answer = await this.until((el) => ['success', 'failure'].includes(localName(el)), 'the SASL outcome');
+    if (localName(answer) === 'failure') return { ok: false, ...refusalOf(answer, answer) };
+    return { ok: true };
+  }
+
+  /** Stream restart, resource binding and session: the client gets its JID. */
+  async bind(): Promise<string> {
+    await this.exchange('', ` xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='${escapeAttr(this.options.domain)}' xml:lang='en'`);
+    await this.until((el) => localName(el) === 'features', 'stream features after authentication');
+    const bound = await this.iq(`<iq type='set' id='bind'><bind xmlns='${NS.bind}'/></iq>`, 'bind');
+    if (bound.attrs.type !== 'result') throw new XmppTransportError(`resource binding failed: ${bound.toString()}`);
+    this.jid = bound.getChild('bind', NS.bind)?.getChildText('jid') ?? undefined;
+    await this.iq(`<iq type='set' id='session'><session xmlns='${NS.session}'/></iq>`, 'session');
+    return this.jid ?? '';
+  }
+
+  private async iq(xml: string, id: string): Promise<Element> {
+    await this.exchange(xml);
+    return this.until((el) => localName(el) === 'iq' && el.attrs.id === id && ['result', 'error'].includes(el.attrs.type), `the answer to iq ${id}`);
+  }
+
+  /** Asks focus (jicofo, through client_proxy) for the room, as a Jitsi client does before joining. */
+  async requestConference(roomJid: string): Promise<StepResult> {
+    const id = `conference-${randomBytes(4).toString('hex')}`;
+    const answer = await this.iq(
+      `<iq type='set' id='${id}' to='focus.${escapeAttr(this.options.domain)}'><conference xmlns='${NS.focus}' room='${escapeAttr(roomJid)}' machine-uid='${randomBytes(16).toString('hex')}'/></iq>`,
+      id,
+    );
+    if (answer.attrs.type === 'error') return { ok: false, ...refusalOf(answer.getChild('error'), answer) };
+    const ready = answer.getChild('conference', NS.focus)?.attrs.ready;
+    return ready === 'true' ? { ok: true } : { ok: false, condition: 'not-ready', text: `focus answered ready='${ready}'`, stanza: answer.toString() };
+  }
+
+  /** Joins a MUC room; success is the self-presence (status 110). */
+  async join(roomJid: string, nick: string): Promise<StepResult> {
+    const occupant = `${roomJid}/${nick}`;
+    await this.exchange(`<presence to='${escapeAttr(occupant)}'><x xmlns='${NS.muc}'/></presence>`);
+    const answer = await this.until(
+      (el) => localName(el) === 'presence' && (el.attrs.type === 'error' || this.isSelfPresence(el)) && el.attrs.from?.toLowerCase().startsWith(roomJid.toLowerCase()),
+      `the answer to joining ${roomJid}`,
+    );
+    if (answer.attrs.type === 'error') return { ok: false, ...refusalOf(answer.getChild('error'), answer) };
+    const affiliation = answer.getChild('x', NS.mucUser)?.getChild('item')?.attrs.affiliation as string | undefined;
+    return { ok: true, detail: affiliation ? `affiliation ${affiliation}` : undefined };
+  }
+
+  private isSelfPresence(el: Element): boolean {
+    const statuses = el.getChild('x', NS.mucUser)?.getChildren('status').map((s) => s.attrs.code) ?? [];
+    return statuses.includes('110');
+  }
+
+  /** Ends the session (leaving any room), never throws. */
+  async close(): Promise<void> {
+    if (!this.sid) return;
+    const body = `<body xmlns='${NS.bosh}' rid='${this.rid++}' sid='${this.sid}' type='terminate'><presence type='unavailable' xmlns='jabber:client'/></body>`;
+    this.sid = undefined;
+    await this.post(body).catch(() => undefined);
+  }
+}

@@ -1,0 +1,43 @@
+// HS256 tokens in the shape Jitsi's token plugins verify: header typ "JWT",
+// iss/aud/sub/room claims, exp/nbf as whole seconds.
+import { SignJWT } from 'jose';
+
+export interface TokenUser {
+  id?: string;
+  name?: string;
+  email?: string;
+  avatar?: string;
+  moderator?: boolean;
+  affiliation?: 'owner' | 'member';
+}
+
+export interface TokenRequest {
+  appSecret: string;
+  appId: string;
+  /** room name as the client joins it; "*" for any room */
+  room: string;
+  /** the XMPP domain (or "*", or a tenant) */
+  sub: string;
+  aud?: string;
+  iss?: string;
+  ttlSeconds?: number;
+  /** nbf is back-dated by this much to absorb clock skew */
+  nbfSkewSeconds?: number;
+  user?: TokenUser;
+  now?: Date;
+}
+
+export async function mintToken(request: TokenRequest): Promise<string> {
+  const now = Math.floor((request.now ?? new Date()).getTime() / 1000);
+  const payload: Record<string, unknown> = { room: request.room };
+  if (request.user && Object.values(request.user).some((v) => v !== undefined)) payload.context = { user: request.user };
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(request.iss ?? request.appId)
+    .setAudience(request.aud ?? 'jitsi')
+    .setSubject(request.sub)
+    .setIssuedAt(now)
+    .setNotBefore(now - (request.nbfSkewSeconds ?? 30))
+    .setExpirationTime(now + (request.ttlSeconds ?? 600))
+    .sign(new TextEncoder().encode(request.appSecret));
+}

@@ -1,0 +1,69 @@
+// `npm run testbed -- up --count 3` then `down`, through the real command:
+// hosts come up on their own addresses, Debian 12's stock prosody init script
+// is kept when asked for, and `down` leaves no process, mount or socket behind.
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TestBed } from '../../testbed/bed.js';
+import { prosodyPid } from '../support/token-host.js';
+
+const bed = new TestBed(`e2e-lifecycle-${process.pid}`);
+const testbed = (...args: string[]) => execa('npx', ['tsx', 'testbed/cli.ts', ...args, '--bed', bed.name], { all: true });
+
+function leftovers(dir: string) {
+  const processes: string[] = [];
+  for (const entry of readdirProc()) {
+    try {
+      const root = readlinkSync(`/proc/${entry}/root`);
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (root.startsWith(dir) || cmdline.includes(dir)) processes.push(`${entry}: ${cmdline}`);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(dir));
+  return { processes, mounts };
+}
+
+function readdirProc(): string[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+}
+
+afterAll(async () => {
+  await bed.down();
+});
+
+describe('a bed of three', () => {
+  it('comes up on three addresses and goes down without a trace', async () => {
+    const up = await testbed('up', '--suite', 'bookworm', '--count', '3', '--broken-prosody-init');
+    expect(up.exitCode).toBe(0);
+    const hosts = await bed.hosts();
+    expect(hosts.map((h) => h.name)).toEqual(['bookworm-1', 'bookworm-2', 'bookworm-3']);
+    expect(new Set(hosts.map((h) => h.address)).size).toBe(3);
+    for (const host of hosts) {
+      expect((await bed.ssh(host.name, 'hostname')).stdout).toBe(host.name);
+      expect(up.stdout).toContain(`${host.name}  ${host.address}  bookworm  meet.test  running`);
+    }
+
+    const status = await testbed('status');
+    expect(status.stdout).toContain(`ssh -F ${bed.sshConfigFile} deploy@bookworm-2`);
+
+    // The stock Debian 12 script reports success but leaves the old Prosody running.
+    const before = await prosodyPid(bed, 'bookworm-1');
+    const restart = await bed.ssh('bookworm-1', 'service prosody restart', { reject: false });
+    expect(restart.exitCode).toBe(0);
+    expect(await prosodyPid(bed, 'bookworm-1')).toBe(before);
+    const { stdout: processes } = await bed.ssh('bookworm-1', 'pgrep -c -u prosody lua5.4');
+    expect(processes).toBe('1');
+
+    const addresses = hosts.map((h) => h.address);
+    const down = await testbed('down');
+    expect(down.exitCode).toBe(0);
+    expect(leftovers(bed.dir)).toEqual({ processes: [], mounts: [] });
+    const { stdout: sockets } = await execa('ss', ['-Hltn']);
+    expect(sockets.split('\n').filter((line) => addresses.some((a) => line.includes(`${a}:`)))).toEqual([]);
+    await expect(fs.access(path.join(bed.dir, 'bed.json'))).rejects.toThrow();
+  });
+});

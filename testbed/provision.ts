@@ -1,0 +1,170 @@
+// Turns an unpacked Debian root file system into a Jitsi-shaped test host, the
+// way Jitsi's packages leave a real box: users and keys, sshd and Prosody bound
+// to the host's own address, the stock domain config, certificates, the focus
+// account, token plugin stand-ins (or given plugins), jicofo and videobridge
+// stand-ins. Runs before the host boots, from outside it.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import type { Suite } from './rootfs-image.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const ROOTFS_OVERLAY = path.join(HERE, 'rootfs');
+export const STANDIN_PLUGINS = path.join(HERE, 'plugins');
+export const STOCK_DOMAIN_CONFIGS = { '2024': path.join(HERE, 'domain', 'jitsi-meet-2024.cfg.lua'), '2026': path.join(HERE, 'domain', 'jitsi-meet-2026.cfg.lua') };
+export const PLUGIN_DIR = '/usr/share/jitsi-meet/prosody-plugins';
+
+export interface HostSpec {
+  name: string;
+  suite: Suite;
+  address: string;
+  domain: string;
+  /** which generation of Jitsi's stock domain file to lay down: 2024 has no WebSocket */
+  generation: '2024' | '2026';
+  pluginsDir?: string;
+  domainConfigFile?: string;
+  /** keep Debian 12's prosody init script, which silently fails to restart Prosody on Lua 5.4 */
+  brokenProsodyInit: boolean;
+  focusPassword: string;
+}
+
+export interface Credentials {
+  hostKey: string;
+  userPublicKey: string;
+  sudoPassword: string;
+}
+
+async function write(root: string, file: string, content: string, mode = 0o644): Promise<void> {
+  const target = path.join(root, file);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.writeFile(target, content, { mode });
+  await fs.chmod(target, mode);
+}
+
+function inHost(root: string, command: string, input?: string) {
+  return execa('chroot', [root, '/bin/sh', '-ec', command], { input: input ?? '', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false });
+}
+
+/** The stock domain file with the placeholders replaced, as jitsi-meet-prosody's install script does. */
+export function stockDomainConfig(template: string, domain: string, turnSecret: string): string {
+  return template.replaceAll('jitmeet.example.com', domain).replaceAll('focusUser', 'focus').replaceAll('__turnSecret__', turnSecret);
+}
+
+export async function provisionHost(root: string, host: HostSpec, credentials: Credentials): Promise<void> {
+  const { domain, address } = host;
+  await fs.cp(ROOTFS_OVERLAY, root, { recursive: true });
+  await fs.copyFile('/etc/resolv.conf', path.join(root, 'etc/resolv.conf')).catch(() => {});
+  await write(root, 'etc/hostname', `${host.name}\n`);
+  await write(root, 'etc/hosts', `127.0.0.1 localhost\n${address} ${host.name} ${domain} auth.${domain}\n`);
+  await write(
+    root,
+    'etc/jitsi-testbed/host.env',
+    `DOMAIN=${domain}\nADDRESS=${address}\nFOCUS_PASSWORD=${host.focusPassword}\n`,
+    0o600,
+  );
+
+  // Users: root and two sudoers, all by key; one needs its password for sudo.
+  await inHost(
+    root,
+    [
+      'groupadd --system jitsi',
+      'useradd --system --gid jitsi --home-dir /usr/share/jicofo --shell /usr/sbin/nologin jicofo',
+      'useradd --system --gid jitsi --home-dir /usr/share/jitsi-videobridge --shell /usr/sbin/nologin jvb',
+      'useradd --create-home --shell /bin/bash --groups sudo deploy',
+      'useradd --create-home --shell /bin/bash --groups sudo sysadmin',
+      'chpasswd',
+    ].join('\n'),
+    `sysadmin:${credentials.sudoPassword}\n`,
+  );
+  await write(root, 'etc/sudoers.d/deploy', 'deploy ALL=(ALL:ALL) NOPASSWD: ALL\n', 0o440);
+  for (const [user, home] of [['root', '/root'], ['deploy', '/home/deploy'], ['sysadmin', '/home/sysadmin']] as const) {
+    await write(root, `${home}/.ssh/authorized_keys`, credentials.userPublicKey, 0o600);
+    await inHost(root, `chmod 700 ${home}/.ssh && chown -R ${user}: ${home}/.ssh`);
+  }
+
+  // sshd: keys only, on this host's address only, with the bed's host key.
+  for (const entry of await fs.readdir(path.join(root, 'etc/ssh'))) {
+    if (entry.startsWith('ssh_host_')) await fs.rm(path.join(root, 'etc/ssh', entry));
+  }
+  await fs.copyFile(credentials.hostKey, path.join(root, 'etc/ssh/ssh_host_ed25519_key'));
+  await fs.chmod(path.join(root, 'etc/ssh/ssh_host_ed25519_key'), 0o600);
+  await fs.copyFile(`${credentials.hostKey}.pub`, path.join(root, 'etc/ssh/ssh_host_ed25519_key.pub'));
+  await write(
+    root,
+    'etc/ssh/sshd_config.d/jitsi-testbed.conf',
+    [
+      `ListenAddress ${address}`,
+      'HostKey /etc/ssh/ssh_host_ed25519_key',
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PidFile /run/sshd.pid',
+      '',
+    ].join('\n'),
+  );
+
+  // Prosody: bound to this host's address only (all test hosts share one
+  // network namespace), everything else as Debian ships it.
+  const prosodyConfig = path.join(root, 'etc/prosody/prosody.cfg.lua');
+  const bind = [
+    `-- jitsi-jwt test bed: this host listens on its own loopback address only`,
+    `interfaces = { "${address}" }`,
+    `local_interfaces = { "${address}" }`,
+    `http_interfaces = { "${address}" }`,
+    `https_interfaces = { "${address}" }`,
+    '',
+  ].join('\n');
+  await fs.writeFile(prosodyConfig, bind + (await fs.readFile(prosodyConfig, 'utf8')));
+  if (host.suite === 'bookworm' && !host.brokenProsodyInit) {
+    // Debian 12's script looks for a process named lua5.2; Prosody runs as lua5.4.
+    const initScript = path.join(root, 'etc/init.d/prosody');
+    await fs.writeFile(initScript, (await fs.readFile(initScript, 'utf8')).replaceAll('lua5.2', 'lua5.4'));
+  }
+
+  const template = await fs.readFile(host.domainConfigFile ?? STOCK_DOMAIN_CONFIGS[host.generation], 'utf8');
+  const turnSecret = host.focusPassword.split('').reverse().join('');
+  await write(root, `etc/prosody/conf.avail/${domain}.cfg.lua`, stockDomainConfig(template, domain, turnSecret));
+  await fs.symlink(`/etc/prosody/conf.avail/${domain}.cfg.lua`, path.join(root, `etc/prosody/conf.d/${domain}.cfg.lua`));
+
+  for (const name of [domain, `auth.${domain}`]) {
+    const key = path.join(root, `etc/prosody/certs/${name}.key`);
+    await execa('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
+      '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
+      '-keyout', key, '-out', path.join(root, `etc/prosody/certs/${name}.crt`),
+    ]);
+    await inHost(root, `chown root:prosody /etc/prosody/certs/${name}.key && chmod 640 /etc/prosody/certs/${name}.key`);
+  }
+
+  const plugins = path.join(root, PLUGIN_DIR);
+  await fs.rm(plugins, { recursive: true, force: true });
+  await fs.mkdir(path.dirname(plugins), { recursive: true });
+  await fs.cp(host.pluginsDir ?? STANDIN_PLUGINS, plugins, { recursive: true });
+
+  await write(root, 'etc/jitsi/jicofo/jicofo.conf', jicofoConf(host), 0o640);
+  await inHost(root, 'chown root:jitsi /etc/jitsi/jicofo/jicofo.conf && mkdir -p /var/log/jitsi && chown root:jitsi /var/log/jitsi && chmod 775 /var/log/jitsi');
+}
+
+function jicofoConf(host: HostSpec): string {
+  const { domain } = host;
+  return `# Jicofo HOCON configuration. See reference.conf in /usr/share/jicofo/jicofo.jar for
+#available options, syntax, and default values.
+jicofo {
+  xmpp: {
+    client: {
+      hostname: "${host.address}"
+      client-proxy: focus.${domain}
+      xmpp-domain: ${domain}
+      domain: auth.${domain}
+      username: focus
+      password: "${host.focusPassword}"
+    }
+    trusted-domains: [ "recorder.${domain}" ]
+  }
+  bridge: {
+    brewery-jid: "JvbBrewery@internal.auth.${domain}"
+  }
+}
+`;
+}
