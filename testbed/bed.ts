@@ -133,15 +133,17 @@ export class TestBed {
       images.set(suite, image.tarball);
       timings.push({ what: `${suite} image ${image.built ? 'built' : 'cached'}`, seconds: image.seconds });
     }
-    const created = await withLock(path.join(stateRoot(), 'addresses.lock'), async () => {
+    const created = await withLock(path.join(this.dir, 'bed.lock'), async () => {
       const hosts = await this.hosts();
       const fresh: HostRecord[] = [];
-      const taken = await addressesInUse();
-      for (const suite of options.suites) {
+      const wanted = options.suites.flatMap((suite) => {
         const ofSuite = hosts.filter((h) => h.suite === suite).length;
-        for (let i = ofSuite + 1; i <= options.count; i++) {
-          const address = nextFreeAddress(taken);
-          taken.add(address);
+        return Array.from({ length: Math.max(0, options.count - ofSuite) }, (_, k) => ({ suite, index: ofSuite + k + 1 }));
+      });
+      const addresses = await leaseAddresses(this.dir, wanted.length);
+      for (const suite of options.suites) {
+        for (const { index: i } of wanted.filter((w) => w.suite === suite)) {
+          const address = addresses.shift()!;
           const host: HostRecord = {
             name: `${suite}-${i}`,
             suite,
@@ -183,6 +185,7 @@ export class TestBed {
     await Promise.all(hosts.map((host) => this.stop(host)));
     for (const host of hosts) log(`${host.name} stopped`);
     await fs.rm(this.dir, { recursive: true, force: true });
+    await releaseAddresses(this.dir);
   }
 
   /** Puts hosts back to their freshly provisioned state (same address, keys and secrets) and boots them. */
@@ -352,19 +355,37 @@ export async function processesIn(root: string): Promise<number[]> {
   return pids;
 }
 
-/** Loopback addresses held by every test bed on this machine. */
-async function addressesInUse(): Promise<Set<string>> {
-  const used = new Set<string>();
-  for (const bed of await TestBed.all()) {
-    for (const host of await bed.hosts().catch(() => [] as HostRecord[])) used.add(host.address);
-  }
-  return used;
+/**
+ * Loopback addresses are leased machine-wide (whatever the state root), in
+ * ADDRESS_LEASES/<address> files naming the bed directory that holds them; a
+ * lease whose bed directory is gone is free again, and so is no address that
+ * something already listens on.
+ */
+const ADDRESS_LEASES = '/var/lib/jitsi-jwt-testbed-addresses';
+
+async function leaseAddresses(bedDir: string, count: number): Promise<string[]> {
+  await fs.mkdir(ADDRESS_LEASES, { recursive: true });
+  return withLock(path.join(ADDRESS_LEASES, '.lock'), async () => {
+    const { stdout } = await execa('ss', ['-Hltn']);
+    const listening = new Set(stdout.split('\n').map((line) => line.split(/\s+/)[3]?.replace(/:\d+$/, '')));
+    const leased: string[] = [];
+    for (let i = 2; i < 255 && leased.length < count; i++) {
+      const address = `127.0.0.${i}`;
+      const lease = path.join(ADDRESS_LEASES, address);
+      const holder = await fs.readFile(lease, 'utf8').catch(() => undefined);
+      if (holder !== undefined && existsSync(holder)) continue;
+      if (listening.has(address)) continue;
+      await fs.writeFile(lease, bedDir);
+      leased.push(address);
+    }
+    if (leased.length < count) throw new Error('no free loopback address left in 127.0.0.2-254');
+    return leased;
+  });
 }
 
-function nextFreeAddress(taken: Set<string>): string {
-  for (let i = 2; i < 255; i++) {
-    const address = `127.0.0.${i}`;
-    if (!taken.has(address)) return address;
+async function releaseAddresses(bedDir: string): Promise<void> {
+  for (const entry of await fs.readdir(ADDRESS_LEASES).catch(() => [] as string[])) {
+    const lease = path.join(ADDRESS_LEASES, entry);
+    if ((await fs.readFile(lease, 'utf8').catch(() => '')) === bedDir) await fs.rm(lease, { force: true });
   }
-  throw new Error('no free loopback address left in 127.0.0.2-254');
 }
