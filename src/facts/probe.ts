@@ -1,0 +1,196 @@
+// One probe script, run once per host, and the pure parser that turns its
+// output into HostFacts. The script only reads; every section is delimited so a
+// missing tool or file leaves that section empty instead of derailing the rest.
+import { SERVICES, type ServiceName } from './services.js';
+
+export const TOKEN_LUA_MODULES = ['cjson.safe', 'openssl.hmac', 'basexx', 'inspect', 'ssl'] as const;
+export type LuaModule = (typeof TOKEN_LUA_MODULES)[number];
+
+/** Debian package that provides each Lua module the token plugins require. */
+export const LUA_MODULE_PACKAGES: Record<LuaModule, string> = {
+  'cjson.safe': 'lua-cjson',
+  'openssl.hmac': 'lua-luaossl',
+  basexx: 'lua-basexx',
+  inspect: 'lua-inspect',
+  ssl: 'lua-sec',
+};
+
+export const PLUGIN_DIR = '/usr/share/jitsi-meet/prosody-plugins';
+const PACKAGES_OF_INTEREST = [...new Set(Object.values(LUA_MODULE_PACKAGES)), 'prosody', 'jitsi-meet-prosody', 'jitsi-meet-tokens', 'jicofo', 'jitsi-videobridge2'];
+const MARK = '@@jitsi-jwt:';
+
+export interface DomainFile {
+  /** the path Prosody includes (usually the link in conf.d) */
+  link: string;
+  /** the file it resolves to (usually in conf.avail) */
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+  /** last modification, seconds since the epoch */
+  mtime: number;
+  text: string;
+}
+
+export interface ServiceState {
+  installed: boolean;
+  /** "pid:starttime" of the service's processes; a restart replaces all of them */
+  processes: string[];
+  /** when the oldest of them started, seconds since the epoch */
+  startedAt?: number;
+}
+
+export interface HostFacts {
+  uid: number;
+  os: { id: string; versionId: string; prettyName: string };
+  init: 'systemd' | 'sysv';
+  prosody: { version?: string; lua?: string };
+  packages: Record<string, { installed: boolean; version?: string }>;
+  domainFiles: DomainFile[];
+  plugins: { dir: string; present: string[] };
+  luaModules: Record<string, boolean>;
+  /** pure-Lua module files Debian ships for older Lua versions, by module */
+  pureLuaFiles: Record<string, string[]>;
+  jicofoConf?: string;
+  services: Record<ServiceName, ServiceState>;
+  /** IPv4 address:port pairs something listens on */
+  listening: string[];
+}
+
+/** Where to reach Prosody's HTTP port from the host itself: the address it listens on (any → loopback). */
+export function prosodyHttpAddress(facts: HostFacts, port = 5280): string | undefined {
+  const hosts = facts.listening.filter((l) => l.endsWith(`:${port}`)).map((l) => l.slice(0, l.lastIndexOf(':')));
+  if (hosts.length === 0) return undefined;
+  if (hosts.includes('0.0.0.0') || hosts.includes('127.0.0.1')) return '127.0.0.1';
+  return hosts[0];
+}
+
+/** "0200007F:14A0" (little-endian IPv4, hex port) → "127.0.0.2:5280" */
+export function decodeProcNetAddress(hex: string): string {
+  const [address, port] = hex.split(':');
+  const octets = address.match(/../g)!.map((h) => parseInt(h, 16)).reverse();
+  return `${octets.join('.')}:${parseInt(port, 16)}`;
+}
+
+/** Prints "pid:starttime" of a service's processes (shared by the probe and the restart script). */
+export const SERVICE_PIDS_FUNCTION = `service_pids() {
+	case "$1" in
+	prosody) pids=$( { cat /run/prosody/prosody.pid 2>/dev/null; echo; pgrep -u prosody -x 'lua5\\.[0-9]|prosody' 2>/dev/null; } | sort -u) ;;
+	jicofo) pids=$(pgrep -f '[j]icofo' 2>/dev/null) ;;
+	jitsi-videobridge2) pids=$(pgrep -f '[v]ideobridge' 2>/dev/null) ;;
+	esac
+	for p in $pids; do
+		[ -r "/proc/$p/stat" ] || continue
+		printf '%s:%s\\n' "$p" "$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f20)"
+	done
+}`;
+
+export function probeScript(): string {
+  const section = (name: string) => `printf '\\n${MARK}%s@@\\n' '${name}'`;
+  return `export LC_ALL=C
+${SERVICE_PIDS_FUNCTION}
+${section('uid')}; id -u
+${section('clock')}; printf '%s %s %s\n' "$(awk '/^btime/ {print $2}' /proc/stat)" "$(getconf CLK_TCK)" "$(date +%s)"
+${section('os')}; cat /etc/os-release 2>/dev/null
+${section('init')}; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi
+${section('prosody-version')}; dpkg-query -W -f='\${Version}' prosody 2>/dev/null
+${section('prosody-lua')}; head -n1 /usr/bin/prosody 2>/dev/null
+${section('packages')}; dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' ${PACKAGES_OF_INTEREST.join(' ')} 2>/dev/null
+${section('domain-files')}
+for f in /etc/prosody/conf.d/*.cfg.lua; do
+	[ -e "$f" ] || continue
+	real=$(readlink -f "$f")
+	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%Y' "$real")" "$(base64 -w0 "$real")"
+done
+${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
+${section('lua-modules')}
+lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
+[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
+${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
+${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null
+${section('listening')}; awk '$4 == "0A" {print $2}' /proc/net/tcp 2>/dev/null
+${section('services')}
+for s in ${SERVICES.join(' ')}; do
+	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi
+	printf '%s\\t%s\\t%s\\n' "$s" "$installed" "$(service_pids "$s" | tr '\\n' ' ')"
+done
+${section('end')}
+`;
+}
+
+function sections(output: string): Map<string, string> {
+  const map = new Map<string, string>();
+  const re = new RegExp(`^${MARK}([a-z-]+)@@$`, 'gm');
+  const marks = [...output.matchAll(re)];
+  marks.forEach((m, i) => {
+    const start = m.index! + m[0].length + 1;
+    const end = i + 1 < marks.length ? marks[i + 1].index! : output.length;
+    map.set(m[1], output.slice(start, end).replace(/\n+$/, ''));
+  });
+  return map;
+}
+
+const lines = (text: string | undefined) => (text ?? '').split('\n').filter((l) => l.trim() !== '');
+
+export function parseFacts(output: string): HostFacts {
+  const s = sections(output);
+  if (!s.has('end')) throw new Error('the host probe did not run to its end');
+  const osRelease = Object.fromEntries(
+    lines(s.get('os')).map((l) => {
+      const [k, ...v] = l.split('=');
+      return [k, v.join('=').replace(/^"|"$/g, '')];
+    }),
+  );
+  const packages: HostFacts['packages'] = {};
+  for (const line of lines(s.get('packages'))) {
+    const [name, status, version] = line.split('\t');
+    packages[name] = { installed: status?.startsWith('ii') ?? false, version: version || undefined };
+  }
+  const domainFiles = lines(s.get('domain-files')).map((line) => {
+    const [link, path, mode, owner, group, mtime, content] = line.split('\t');
+    return { link, path, mode, owner, group, mtime: Number(mtime), text: Buffer.from(content ?? '', 'base64').toString('utf8') };
+  });
+  const luaModules: Record<string, boolean> = {};
+  for (const m of TOKEN_LUA_MODULES) luaModules[m] = false;
+  for (const line of lines(s.get('lua-modules'))) {
+    const [name, state] = line.split('\t');
+    luaModules[name] = state === 'ok';
+  }
+  const pureLuaFiles: Record<string, string[]> = { basexx: [], inspect: [] };
+  for (const file of lines(s.get('pure-lua-files'))) {
+    const name = file.split('/').pop()!.replace(/\.lua$/, '');
+    pureLuaFiles[name]?.push(file);
+  }
+  const services = {} as Record<ServiceName, ServiceState>;
+  for (const name of SERVICES) services[name] = { installed: false, processes: [] };
+  for (const line of lines(s.get('services'))) {
+    const [name, installed, pids] = line.split('\t');
+    if ((SERVICES as readonly string[]).includes(name)) {
+      services[name as ServiceName] = { installed: installed === 'yes', processes: (pids ?? '').trim().split(/\s+/).filter(Boolean) };
+    }
+  }
+  const [btime, clockTicks] = (s.get('clock') ?? '').split(' ').map(Number);
+  for (const state of Object.values(services)) {
+    const starts = state.processes.map((p) => Number(p.split(':')[1])).filter((t) => t > 0);
+    if (starts.length > 0 && btime > 0 && clockTicks > 0) state.startedAt = btime + Math.min(...starts) / clockTicks;
+  }
+  const luaShebang = s.get('prosody-lua') ?? '';
+  const jicofo = s.get('jicofo-conf');
+  return {
+    uid: Number(s.get('uid')),
+    os: { id: osRelease.ID ?? 'unknown', versionId: osRelease.VERSION_ID ?? '', prettyName: osRelease.PRETTY_NAME ?? 'unknown' },
+    init: s.get('init') === 'systemd' ? 'systemd' : 'sysv',
+    prosody: {
+      version: s.get('prosody-version') || undefined,
+      lua: /\b(lua5\.\d|luajit)\b/.exec(luaShebang)?.[1],
+    },
+    packages,
+    domainFiles,
+    plugins: { dir: PLUGIN_DIR, present: lines(s.get('plugins')) },
+    luaModules,
+    pureLuaFiles,
+    jicofoConf: jicofo ? Buffer.from(jicofo, 'base64').toString('utf8') : undefined,
+    services,
+    listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
+  };
+}

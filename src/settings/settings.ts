@@ -1,0 +1,60 @@
+// The desired state as the user gave it (flags > environment), validated. What
+// the host already has fills the gaps later, in plan/resolve.ts.
+import { SettingsError } from '../errors.js';
+
+export interface TokenOptions {
+  domain?: string;
+  appId?: string;
+  /** given through --app-secret-file or JITSI_JWT_APP_SECRET, never argv */
+  appSecret?: string;
+  allowEmptyToken: boolean;
+  issuers?: string[];
+  audiences?: string[];
+  roomCheck: boolean;
+  allowWeakSecret: boolean;
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
+
+export function validateDomain(domain: string): string {
+  if (!DOMAIN.test(domain)) {
+    throw new SettingsError(`"${domain}" is not a valid domain name`, 'give the Jitsi domain as configured in Prosody, e.g. --domain meet.example.com');
+  }
+  return domain.toLowerCase();
+}
+
+export function validateAppId(appId: string): string {
+  if (!/^[\x21-\x7e]{1,128}$/.test(appId)) {
+    throw new SettingsError(`app_id "${appId}" must be 1 to 128 printable ASCII characters without spaces`, 'e.g. --app-id my_backend');
+  }
+  return appId;
+}
+
+export const MIN_SECRET_LENGTH = 32;
+
+export function validateSecret(secret: string, allowWeak: boolean): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(secret)) {
+    throw new SettingsError('the app secret contains control characters (a newline inside it, a tab, ...)', 'use printable characters only; a single trailing newline in a secret file is ignored');
+  }
+  if (secret.length === 0) throw new SettingsError('the app secret is empty', 'put the secret in the file, or leave it out to generate one');
+  if ([...secret].length < MIN_SECRET_LENGTH && !allowWeak) {
+    throw new SettingsError(
+      `the app secret has ${[...secret].length} characters; HS256 needs at least ${MIN_SECRET_LENGTH}`,
+      'use a longer secret (or leave it out to generate a random one), or pass --allow-weak-secret',
+    );
+  }
+  return secret;
+}
+
+/** A secret from a file: one trailing newline (as editors and `echo` leave) is not part of it. */
+export function secretFromFileContent(content: string): string {
+  return content.replace(/\r?\n$/, '');
+}
+
+export function listOption(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new SettingsError(`"${value}" names no value`, 'give a comma-separated list, e.g. --issuers my_app,other_app');
+  return items;
+}

@@ -1,0 +1,84 @@
+// The probe parser on output shaped like a real host's, including the parts a
+// host may lack (no jicofo, no Lua interpreter, missing sections).
+import { describe, expect, it } from 'vitest';
+import { decodeProcNetAddress, parseFacts, prosodyHttpAddress } from '../../src/facts/probe.js';
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+function probeOutput(sections: Record<string, string>): string {
+  return Object.entries({ ...sections, end: '' })
+    .map(([name, body]) => `\n@@jitsi-jwt:${name}@@\n${body}`)
+    .join('\n');
+}
+
+const stock = {
+  uid: '0',
+  clock: '1700000000 100 1700001000',
+  os: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"',
+  init: 'sysv',
+  'prosody-version': '0.12.3-1+deb12u1',
+  'prosody-lua': '#!/usr/bin/env lua5.4',
+  packages: 'lua-sec\tii \t1.2.0-2\nprosody\tii \t0.12.3-1+deb12u1\nlua-cjson\tun \t',
+  'domain-files': `/etc/prosody/conf.d/meet.test.cfg.lua\t/etc/prosody/conf.avail/meet.test.cfg.lua\t644\troot\troot\t1700000500\t${b64('VirtualHost "meet.test"\n')}`,
+  plugins: 'mod_auth_token.lua\nmod_token_verification.lua\ntoken',
+  'lua-modules': 'cjson.safe\tmissing\nopenssl.hmac\tmissing\nbasexx\tmissing\ninspect\tmissing\nssl\tok',
+  'pure-lua-files': '',
+  'jicofo-conf': b64('jicofo {}\n'),
+  listening: '0200007F:0016\n0200007F:14A0',
+  services: 'prosody\tyes\t39:5000 \njicofo\tyes\t51:6000 \njitsi-videobridge2\tno\t',
+};
+
+describe('parseFacts', () => {
+  it('reads a stock Debian 12 host', () => {
+    const facts = parseFacts(probeOutput(stock));
+    expect(facts).toMatchObject({
+      uid: 0,
+      os: { id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+      init: 'sysv',
+      prosody: { version: '0.12.3-1+deb12u1', lua: 'lua5.4' },
+      packages: { 'lua-sec': { installed: true, version: '1.2.0-2' }, 'lua-cjson': { installed: false } },
+      luaModules: { 'cjson.safe': false, 'openssl.hmac': false, basexx: false, inspect: false, ssl: true },
+      jicofoConf: 'jicofo {}\n',
+      listening: ['127.0.0.2:22', '127.0.0.2:5280'],
+    });
+    expect(facts.domainFiles).toEqual([
+      {
+        link: '/etc/prosody/conf.d/meet.test.cfg.lua',
+        path: '/etc/prosody/conf.avail/meet.test.cfg.lua',
+        mode: '644',
+        owner: 'root',
+        group: 'root',
+        mtime: 1700000500,
+        text: 'VirtualHost "meet.test"\n',
+      },
+    ]);
+    expect(facts.services.prosody).toEqual({ installed: true, processes: ['39:5000'], startedAt: 1700000050 });
+    expect(facts.services['jitsi-videobridge2']).toEqual({ installed: false, processes: [] });
+  });
+
+  it('treats a Lua interpreter that could not run as every module missing', () => {
+    const facts = parseFacts(probeOutput({ ...stock, 'lua-modules': '' }));
+    expect(Object.values(facts.luaModules)).toEqual([false, false, false, false, false]);
+  });
+
+  it('refuses output that stopped before the end of the probe', () => {
+    expect(() => parseFacts('\n@@jitsi-jwt:uid@@\n0\n')).toThrow(/did not run to its end/);
+  });
+});
+
+describe('where Prosody listens for HTTP', () => {
+  it.each([
+    [['0.0.0.0:5280'], '127.0.0.1'],
+    [['127.0.0.1:5280', '10.1.2.3:5280'], '127.0.0.1'],
+    [['127.0.0.3:5280'], '127.0.0.3'],
+    [['127.0.0.3:22'], undefined],
+  ])('%j → %s', (listening, expected) => {
+    const facts = parseFacts(probeOutput(stock));
+    expect(prosodyHttpAddress({ ...facts, listening })).toBe(expected);
+  });
+
+  it('decodes /proc/net/tcp addresses', () => {
+    expect(decodeProcNetAddress('0100007F:14A0')).toBe('127.0.0.1:5280');
+    expect(decodeProcNetAddress('00000000:0016')).toBe('0.0.0.0:22');
+  });
+});
