@@ -1,41 +1,30 @@
-// npm run demo: boots a test host shaped like a stock Jitsi server and shows
-// token authentication on it: refused before the Lua libraries and the token
-// config are in place, then a valid token admitted and a forged one refused.
-import { randomBytes } from 'node:crypto';
+// npm run demo: a stock Jitsi-shaped Debian 12 test host, converted to token
+// authentication by jitsi-jwt over SSH as a sudo user, exactly as a sysadmin
+// would run it: plan, apply (with its smoke test), a second run that changes
+// nothing, and a token for a meeting.
+import { execa } from 'execa';
 import { TestBed } from '../testbed/bed.js';
-import { mintToken } from '../src/token/mint.js';
-import {
-  attemptJoin,
-  installTokenLuaPackages,
-  linkPureLuaModules,
-  restartProsody,
-  switchToTokenAuth,
-  waitForFocus,
-} from '../test/support/token-host.js';
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
+const say = (line = '') => process.stdout.write(`${line}\n`);
 const bed = new TestBed('demo');
 const domain = 'meet.test';
 
-await bed.up({ suites: ['bookworm'], count: 1, domain, generation: '2026', brokenProsodyInit: false }, say);
+await bed.up({ suites: ['bookworm'], count: 1, domain, generation: '2026', brokenProsodyInit: false }, (line) => say(`  ${line}`));
 const host = await bed.host('bookworm-1');
 await bed.reset([host.name]);
-const url = `http://${host.address}:5280/http-bind`;
-const appId = 'demo_app';
-const appSecret = randomBytes(32).toString('base64url');
+const target = `deploy@${host.address}`;
+const ssh = ['--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile];
 
-say(`\n${host.name} (${host.address}) runs a stock Jitsi-shaped Prosody for ${domain}.`);
-await switchToTokenAuth(bed, host.name, domain, appId, appSecret);
-await restartProsody(bed, host.name);
-const early = await attemptJoin({ url, domain, room: 'demo', token: await mintToken({ appId, appSecret, room: 'demo', sub: domain }) });
-say(`token auth switched on without the Lua libraries: ${early.auth.ok ? 'admitted (unexpected)' : `refused (${early.auth.condition})`}`);
+async function jitsiJwt(args: string[]): Promise<number> {
+  say(`\n$ jitsi-jwt ${args.join(' ')}`);
+  const run = await execa('node', ['dist/cli/bin.js', ...args], { stdout: 'inherit', stderr: 'inherit', reject: false, env: { FORCE_COLOR: '1' } });
+  return run.exitCode ?? 1;
+}
 
-await installTokenLuaPackages(bed, host.name);
-await linkPureLuaModules(bed, host.name);
-await restartProsody(bed, host.name);
-await waitForFocus({ url, domain, token: await mintToken({ appId, appSecret, room: '*', sub: domain }) });
-const valid = await attemptJoin({ url, domain, room: 'demo', token: await mintToken({ appId, appSecret, room: 'demo', sub: domain }) });
-say(`valid token for room "demo":  ${valid.join?.ok ? 'joined' : `refused (${JSON.stringify(valid)})`}`);
-const forged = await attemptJoin({ url, domain, room: 'demo', token: await mintToken({ appId, appSecret: 'not-the-secret', room: 'demo', sub: domain }) });
-say(`token signed with another key: ${forged.auth.ok ? 'admitted (unexpected)' : `refused (${forged.auth.condition}: ${forged.auth.text})`}`);
-say(`\nThe host keeps running: ${bed.sshCommand(host)}\nStop it with: npm run testbed -- down --bed demo`);
+say(`Test host ${host.name} (${host.address}): Debian 12, Prosody with Jitsi's stock domain config for ${domain}, anonymous logins.`);
+await jitsiJwt(['plan', target, ...ssh, '--app-id', 'demo_backend']);
+const applied = await jitsiJwt(['apply', target, ...ssh, '--app-id', 'demo_backend', '--yes']);
+await jitsiJwt(['apply', target, ...ssh, '--yes']);
+await jitsiJwt(['token', target, ...ssh, '--room', 'Standup', '--name', 'Ada', '--url']);
+say(`\nThe host keeps running: ${bed.sshCommand(host)}   (stop it: npm run testbed -- down --bed demo)`);
+process.exitCode = applied;

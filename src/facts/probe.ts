@@ -53,7 +53,7 @@ export interface HostFacts {
   pureLuaFiles: Record<string, string[]>;
   jicofoConf?: string;
   services: Record<ServiceName, ServiceState>;
-  /** IPv4 address:port pairs something listens on */
+  /** IPv4 address:port pairs Prosody listens on */
   listening: string[];
 }
 
@@ -105,10 +105,13 @@ done
 ${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
 ${section('lua-modules')}
 lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
-[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
+as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }
+[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
 ${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
 ${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null
-${section('listening')}; awk '$4 == "0A" {print $2}' /proc/net/tcp 2>/dev/null
+${section('listening')}
+inodes=$(for p in $(service_pids prosody | cut -d: -f1); do ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\\[\\([0-9]*\\)\\]$/\\1/p'; done | tr '\\n' ' ')
+awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {print $2}' /proc/net/tcp 2>/dev/null
 ${section('services')}
 for s in ${SERVICES.join(' ')}; do
 	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi

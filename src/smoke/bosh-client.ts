@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes, randomInt } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { parse, type Element } from 'ltx';
 
 const NS = {
@@ -29,6 +30,8 @@ export interface BoshOptions {
   /** CA certificates to trust for https URLs */
   ca?: string | Buffer;
   timeoutMs?: number;
+  /** opens the TCP stream for each HTTP request, e.g. an SSH tunnel to the server's Prosody */
+  openStream?: () => Promise<Duplex>;
 }
 
 /** How the server answered a step: the XMPP condition and text it gave, if it refused. */
@@ -72,6 +75,17 @@ export class BoshClient {
     return url;
   }
 
+  /** http.request's createConnection in its callback form, fed by an asynchronous stream opener. */
+  private tunnelled(open: () => Promise<Duplex>) {
+    return ((_options: unknown, callback: (error: Error | null, stream?: Duplex) => void) => {
+      open().then(
+        (stream) => callback(null, stream),
+        (error: Error) => callback(error),
+      );
+      return undefined;
+    }) as unknown as http.RequestOptions['createConnection'];
+  }
+
   private post(body: string): Promise<Element> {
     const url = this.url();
     const client = url.protocol === 'https:' ? https : http;
@@ -89,6 +103,7 @@ export class BoshClient {
           ca: this.options.ca,
           servername: url.protocol === 'https:' ? (this.options.hostHeader ?? this.options.domain) : undefined,
           timeout: (this.wait + 10) * 1000,
+          ...(this.options.openStream ? { createConnection: this.tunnelled(this.options.openStream), agent: false } : {}),
         },
         (response) => {
           const chunks: Buffer[] = [];

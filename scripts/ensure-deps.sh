@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the test bed and the tool need on a fresh Debian machine (as
+# root): Debian packages for building and reaching test hosts, and the npm
+# dependencies (npm ci also builds dist/). Does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+	echo "the test bed needs root: test hosts use namespaces, chroot and mounts" >&2
+	exit 1
+fi
+
+# command -> Debian package that provides it
+declare -A providers=(
+	[mmdebstrap]=mmdebstrap [zstd]=zstd [ssh]=openssh-client [ssh-keygen]=openssh-client
+	[unshare]=util-linux [ss]=iproute2 [openssl]=openssl [chroot]=coreutils
+)
+missing=()
+for command in "${!providers[@]}"; do
+	command -v "$command" >/dev/null 2>&1 || missing+=("${providers[$command]}")
+done
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+
+if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

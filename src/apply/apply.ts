@@ -1,0 +1,166 @@
+// Runs a plan on a host: install, back up, write atomically, validate, restart
+// and confirm, smoke-test; on any failure after the first write, put the host
+// back as it was. Every step is one round trip on the run's single connection.
+import type { Connector } from '../connector/types.js';
+import type { HostFacts } from '../facts/probe.js';
+import { TOKEN_LUA_MODULES } from '../facts/probe.js';
+import type { ServiceName } from '../facts/services.js';
+import { PackageInstallError, RollbackFailedError, RolledBackError } from '../errors.js';
+import type { SmokeReport } from '../smoke/smoke.js';
+import { CONFIG_GROUP, CONFIG_MODE, CONFIG_OWNER, isEmpty, type Plan } from '../plan/plan.js';
+import { BACKUP_ROOT, installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
+
+export type ApplyEvent =
+  | { step: 'install'; packages: string[] }
+  | { step: 'write'; backupDir: string }
+  | { step: 'restart'; services: ServiceName[] }
+  | { step: 'smoke' }
+  | { step: 'rollback'; reason: string }
+  | { step: 'done' };
+
+export interface ApplyOptions {
+  dpkgLockTimeoutSeconds: number;
+  /** runs after the restarts; a failing report rolls the host back unless noRollback */
+  smoke?: () => Promise<SmokeReport>;
+  noRollback?: boolean;
+  onEvent?: (event: ApplyEvent) => void;
+  now?: Date;
+}
+
+export interface ApplyReport {
+  changed: boolean;
+  installed: string[];
+  backupDir?: string;
+  restarted: { service: ServiceName; how: string }[];
+  smoke?: SmokeReport;
+  /** configuration check findings the change introduced (always empty on success) */
+  newFindings: string[];
+}
+
+/** Lines `prosodyctl check config` prints after the change that it did not print before. */
+export function introducedFindings(before: string[], after: string[]): string[] {
+  const normalise = (line: string) => line.trim();
+  const seen = new Set(before.map(normalise));
+  return after.map(normalise).filter((line) => line !== '' && !seen.has(line) && !/^(All checks passed|Done\.?)$/i.test(line));
+}
+
+export async function applyPlan(connector: Connector, facts: HostFacts, plan: Plan, options: ApplyOptions): Promise<ApplyReport> {
+  const emit = options.onEvent ?? (() => {});
+  const report: ApplyReport = { changed: false, installed: [], restarted: [], newFindings: [] };
+  if (isEmpty(plan)) return report;
+  report.changed = true;
+
+  if (plan.packages.length > 0) {
+    emit({ step: 'install', packages: plan.packages });
+    const result = await connector.run(installScript(plan.packages, options.dpkgLockTimeoutSeconds), { timeoutMs: (options.dpkgLockTimeoutSeconds + 600) * 1000 });
+    const out = parseScriptOutput(result.stdout);
+    if (result.code !== 0) {
+      if (out.results.get('dpkg-lock') === 'held') {
+        throw new PackageInstallError(
+          `the dpkg lock on ${connector.label} stayed held for ${options.dpkgLockTimeoutSeconds} s (another apt or unattended-upgrades is running); nothing was changed`,
+          'wait for the other package run to finish (or raise --dpkg-lock-timeout), then run again',
+        );
+      }
+      throw new PackageInstallError(`apt-get could not install ${plan.packages.join(' ')} on ${connector.label}; nothing else was changed:\n${result.stderr.trim()}`, 'check the host can reach its Debian mirror (apt-get update), then run again');
+    }
+    report.installed = plan.packages;
+  }
+
+  const stamp = (options.now ?? new Date()).toISOString().replace(/[:.]/g, '-');
+  const backupDir = `${BACKUP_ROOT}/${stamp}`;
+  const touchesFiles = plan.file !== undefined || plan.links.length > 0;
+  if (touchesFiles) {
+    emit({ step: 'write', backupDir });
+    report.backupDir = backupDir;
+    const lua = facts.prosody.lua ?? 'lua5.4';
+    const result = await connector.run(
+      writeScript({
+        backupDir,
+        files: plan.file
+          ? [{ path: plan.file.path, content: plan.file.before === plan.file.after ? undefined : plan.file.after, mode: CONFIG_MODE, owner: CONFIG_OWNER, group: CONFIG_GROUP }]
+          : [],
+        links: plan.links.map((l) => ({ path: l.path, module: l.module })),
+        lua,
+        luaModules: TOKEN_LUA_MODULES,
+      }),
+    );
+    const out = parseScriptOutput(result.stdout);
+    if (result.code !== 0 || !out.sections.has('end')) {
+      await rollback(connector, facts, backupDir, [], `writing the changes failed: ${result.stderr.trim()}`, emit);
+      throw new RolledBackError('write', `writing the changes on ${connector.label} failed: ${result.stderr.trim() || 'no output'}; the host is back as it was`);
+    }
+    report.newFindings = introducedFindings(out.sections.get('check-before') ?? [], out.sections.get('check-after') ?? []);
+    if (report.newFindings.length > 0) {
+      await rollback(connector, facts, backupDir, [], 'prosodyctl check config found new problems', emit);
+      throw new RolledBackError(
+        'validate',
+        `Prosody's configuration check on ${connector.label} found problems the change would introduce:\n  ${report.newFindings.join('\n  ')}\nThe host is back as it was; nothing was restarted.`,
+        'fix what it names (or report it if the change itself is at fault), then run again',
+      );
+    }
+    const missing = (out.sections.get('lua-modules') ?? []).filter((line) => !/\tok$/.test(line) && line.trim() !== '');
+    if (missing.length > 0) {
+      await rollback(connector, facts, backupDir, [], 'Lua modules still do not load', emit);
+      throw new RolledBackError(
+        'lua',
+        `after installing, these Lua modules still do not load under Prosody's ${lua} on ${connector.label}:\n  ${missing.join('\n  ')}\nThe host is back as it was; nothing was restarted.`,
+        'check the packages above installed cleanly (dpkg -l lua-cjson lua-luaossl lua-basexx lua-inspect lua-sec)',
+      );
+    }
+  }
+
+  if (plan.restarts.length > 0) {
+    emit({ step: 'restart', services: plan.restarts });
+    const result = await connector.run(restartScript(plan.restarts, facts.init), { timeoutMs: 180_000 });
+    const out = parseScriptOutput(result.stdout);
+    for (const service of plan.restarts) {
+      const how = out.results.get(service);
+      if (how && how !== 'failed') report.restarted.push({ service, how });
+    }
+    if (result.code !== 0) {
+      const failed = plan.restarts.find((s) => out.results.get(s) === 'failed') ?? plan.restarts[report.restarted.length];
+      const reason = `${failed} did not come back after a restart${out.logs.length ? `:\n  ${out.logs.join('\n  ')}` : ''}`;
+      if (touchesFiles) {
+        await rollback(connector, facts, backupDir, plan.restarts, reason, emit);
+        throw new RolledBackError('restart', `${reason}\nThe host is back on its previous configuration and its services were restarted on it.`, `look at ${failed}'s log on the host, then run again`);
+      }
+      throw new RolledBackError('restart', `${reason}\nNo file was changed.`, `look at ${failed}'s log on the host`);
+    }
+  }
+
+  if (options.smoke) {
+    emit({ step: 'smoke' });
+    report.smoke = await options.smoke();
+    if (!report.smoke.ok && !options.noRollback && touchesFiles) {
+      const failed = report.smoke.cases.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, ${c.observed}`);
+      await rollback(connector, facts, backupDir, plan.restarts, 'the smoke test failed', emit);
+      throw new RolledBackError(
+        'smoke',
+        `the smoke test failed on ${connector.label}:\n  ${failed.join('\n  ')}\nThe host is back on its previous configuration.`,
+        'rerun with --no-rollback to keep the new state and investigate',
+      );
+    }
+  }
+  emit({ step: 'done' });
+  return report;
+}
+
+async function rollback(connector: Connector, facts: HostFacts, backupDir: string, restarts: ServiceName[], reason: string, emit: (event: ApplyEvent) => void): Promise<void> {
+  emit({ step: 'rollback', reason });
+  const restored = await connector.run(restoreScript(backupDir));
+  if (restored.code !== 0) {
+    throw new RollbackFailedError(
+      `${reason}, and restoring the saved files on ${connector.label} failed too: ${restored.stderr.trim()}`,
+      `the originals are in ${backupDir} on the host (see its manifest); copy them back by hand`,
+    );
+  }
+  if (restarts.length > 0) {
+    const restarted = await connector.run(restartScript(restarts, facts.init), { timeoutMs: 180_000 });
+    if (restarted.code !== 0) {
+      throw new RollbackFailedError(
+        `${reason}; the previous files are back on ${connector.label}, but restarting the services on them failed`,
+        'restart prosody, jicofo and jitsi-videobridge2 on the host by hand and check their logs',
+      );
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// Human-readable output: the plan as a diff with a one-line summary per change,
+// and the report after apply. Secrets are masked unless asked for.
+import type { ApplyReport } from '../apply/apply.js';
+import type { Plan } from '../plan/plan.js';
+import { isEmpty } from '../plan/plan.js';
+import type { SmokeReport } from '../smoke/smoke.js';
+
+export interface Style {
+  color: boolean;
+}
+
+export function styleFor(stream: NodeJS.WriteStream): Style {
+  return { color: Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb' };
+}
+
+const paint = (style: Style, code: string, text: string) => (style.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+export const bold = (s: Style, t: string) => paint(s, '1', t);
+export const green = (s: Style, t: string) => paint(s, '32', t);
+export const red = (s: Style, t: string) => paint(s, '31', t);
+export const yellow = (s: Style, t: string) => paint(s, '33', t);
+export const cyan = (s: Style, t: string) => paint(s, '36', t);
+export const dim = (s: Style, t: string) => paint(s, '2', t);
+
+/** Hides app_secret values in a diff (both the old and the new one). */
+export function maskSecrets(diff: string): string {
+  return diff.replace(/^([-+ ]\s*app_secret\s*=\s*).*$/gm, '$1"••••••••" -- hidden, --show-secret shows it');
+}
+
+export function renderDiff(diff: string, style: Style): string {
+  return diff
+    .split('\n')
+    .filter((line) => !line.startsWith('====='))
+    .map((line) => {
+      if (line.startsWith('+++') || line.startsWith('---')) return bold(style, line);
+      if (line.startsWith('+')) return green(style, line);
+      if (line.startsWith('-')) return red(style, line);
+      if (line.startsWith('@@')) return cyan(style, line);
+      return line;
+    })
+    .join('\n');
+}
+
+export function summarisePlan(plan: Plan): string[] {
+  const lines: string[] = [];
+  if (plan.packages.length > 0) lines.push(`install ${plan.packages.join(', ')} (apt)`);
+  for (const link of plan.links) lines.push(`link ${link.path} to Debian's copy of ${link.module} (${link.reason})`);
+  if (plan.file) {
+    if (plan.file.diff) lines.push(`edit ${plan.file.path}: token authentication for ${plan.domain}`);
+    if (plan.file.mode.from !== plan.file.mode.to || plan.file.owner.from !== plan.file.owner.to) {
+      lines.push(`restrict ${plan.file.path} to ${plan.file.owner.to} mode ${plan.file.mode.to} (was ${plan.file.owner.from} ${plan.file.mode.from}): it holds the secret`);
+    }
+  }
+  if (plan.restarts.length > 0) lines.push(`restart ${plan.restarts.join(', then ')}: ${plan.restartReasons.join('; ')}`);
+  return lines;
+}
+
+export function renderPlan(plan: Plan, host: string, options: { showSecret: boolean }, style: Style): string {
+  const out: string[] = [];
+  out.push(bold(style, `Plan for ${host} — Jitsi domain ${plan.domain}`));
+  if (isEmpty(plan)) {
+    out.push(green(style, 'No changes: the host already uses token authentication as asked. Nothing to write, nothing to restart.'));
+  } else {
+    for (const line of summarisePlan(plan)) out.push(`  • ${line}`);
+    if (plan.file?.diff) {
+      out.push('');
+      out.push(renderDiff(options.showSecret ? plan.file.diff : maskSecrets(plan.file.diff), style).trimEnd());
+    }
+  }
+  out.push('');
+  out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)' }[plan.secretSource]}`);
+  for (const warning of plan.warnings) out.push(yellow(style, `warning: ${warning}`));
+  return out.join('\n');
+}
+
+export function renderSmoke(report: SmokeReport, style: Style): string {
+  const width = Math.max(...report.cases.map((c) => c.name.length));
+  const rows = report.cases.map((c) => {
+    const mark = c.ok ? green(style, 'ok  ') : red(style, 'FAIL');
+    return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(8)}  ${c.observed}`;
+  });
+  return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows].join('\n');
+}
+
+export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string }, style: Style): string {
+  const out: string[] = [];
+  if (!report.changed) {
+    out.push(green(style, 'No changes made; nothing restarted.'));
+  } else {
+    if (report.installed.length > 0) out.push(`installed: ${report.installed.join(', ')}`);
+    if (report.backupDir) out.push(`backup of every file touched: ${report.backupDir} (on the host)`);
+    if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map((r) => `${r.service}${r.how === 'restarted' ? '' : ` (${r.how})`}`).join(', ')}`);
+  }
+  if (report.smoke) out.push('', renderSmoke(report.smoke, style));
+  out.push('', bold(style, 'For your backend'));
+  out.push(`  tokens: HS256, header typ "JWT"`);
+  out.push(`  claims: iss "${plan.appId}", aud "jitsi", sub "${plan.domain}", room "<room name>" (or "*"), exp a few minutes ahead`);
+  out.push(`  app_secret: in ${plan.configPath} on the host (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
+  return out.join('\n');
+}

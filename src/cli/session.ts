@@ -1,0 +1,119 @@
+// What plan and apply share: connect to the target, hold its lock, read it,
+// resolve the settings against it and plan.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Connector } from '../connector/types.js';
+import { connectSsh, parseTarget } from '../connector/ssh.js';
+import { connectLocal } from '../connector/local.js';
+import { LockHeldError, SettingsError } from '../errors.js';
+import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
+import { planTokenAuth, type Plan } from '../plan/plan.js';
+import { resolveSettings, type ResolvedSettings } from '../plan/resolve.js';
+import { listOption, secretFromFileContent, type TokenOptions } from '../settings/settings.js';
+import { lockScript } from '../apply/scripts.js';
+
+/** Options as commander hands them over (flags, with JITSI_JWT_* environment fallbacks). */
+export interface CommonFlags {
+  local?: boolean;
+  domain?: string;
+  appId?: string;
+  appSecretFile?: string;
+  allowEmptyToken?: boolean;
+  issuers?: string;
+  audiences?: string;
+  roomCheck?: boolean;
+  allowWeakSecret?: boolean;
+  identity?: string;
+  knownHosts?: string;
+  sshConfig?: string;
+  acceptNewHostKey?: boolean;
+  sudoPasswordStdin?: boolean;
+  showSecret?: boolean;
+  json?: boolean;
+}
+
+export async function tokenOptions(flags: CommonFlags): Promise<TokenOptions> {
+  let appSecret: string | undefined;
+  if (flags.appSecretFile) {
+    try {
+      appSecret = secretFromFileContent(await readFile(flags.appSecretFile, 'utf8'));
+    } catch (error) {
+      throw new SettingsError(`cannot read the secret file ${flags.appSecretFile}: ${(error as Error).message}`, 'give a readable file with --app-secret-file');
+    }
+  } else if (process.env.JITSI_JWT_APP_SECRET !== undefined) {
+    appSecret = process.env.JITSI_JWT_APP_SECRET;
+  }
+  return {
+    domain: flags.domain,
+    appId: flags.appId,
+    appSecret,
+    allowEmptyToken: Boolean(flags.allowEmptyToken),
+    issuers: listOption(flags.issuers),
+    audiences: listOption(flags.audiences),
+    roomCheck: flags.roomCheck !== false,
+    allowWeakSecret: Boolean(flags.allowWeakSecret),
+  };
+}
+
+async function readSudoPassword(flags: CommonFlags): Promise<string | undefined> {
+  if (!flags.sudoPasswordStdin) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+  if (!password) throw new SettingsError('--sudo-password-stdin was given but standard input is empty', 'pipe the password in, e.g. from your secret store');
+  return password;
+}
+
+export async function connect(target: string | undefined, flags: CommonFlags): Promise<Connector> {
+  const sudoPassword = await readSudoPassword(flags);
+  if (flags.local) {
+    if (target) throw new SettingsError(`--local works on this machine; it takes no target (got "${target}")`, 'drop the target, or drop --local');
+    return connectLocal({ sudoPassword });
+  }
+  if (!target) throw new SettingsError('no target given', 'name the server: jitsi-jwt apply [user@]host[:port] (or an alias from ~/.ssh/config), or --local on the server itself');
+  return connectSsh(parseTarget(target), {
+    identityFile: flags.identity,
+    knownHostsFile: flags.knownHosts,
+    sshConfigFile: flags.sshConfig,
+    acceptNewHostKey: flags.acceptNewHostKey,
+    sudoPassword,
+  });
+}
+
+export interface Planned {
+  connector: Connector;
+  facts: HostFacts;
+  settings: ResolvedSettings;
+  plan: Plan;
+  release(): Promise<void>;
+}
+
+/** Connects, takes the host's lock, reads the host and plans. The caller must release(). */
+export async function readAndPlan(target: string | undefined, flags: CommonFlags): Promise<Planned> {
+  const options = await tokenOptions(flags);
+  const connector = await connect(target, flags);
+  let lock: { firstLine: string; release(): Promise<void> } | undefined;
+  try {
+    const held = await connector.hold(lockScript());
+    lock = held;
+    if (held.firstLine.trim() !== 'locked') throw new LockHeldError(connector.label);
+    const probe = await connector.run(probeScript());
+    const facts = parseFacts(probe.stdout);
+    const { settings, domainFile } = resolveSettings(facts, options, () => randomBytes(32).toString('base64url'));
+    const plan = planTokenAuth(facts, settings, domainFile);
+    return {
+      connector,
+      facts,
+      settings,
+      plan,
+      release: async () => {
+        await held.release().catch(() => {});
+        await connector.close().catch(() => {});
+      },
+    };
+  } catch (error) {
+    await lock?.release().catch(() => {});
+    await connector.close().catch(() => {});
+    throw error;
+  }
+}

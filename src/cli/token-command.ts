@@ -1,0 +1,154 @@
+// jitsi-jwt token: mint a token locally, with the app_id and secret given or
+// read from the host, printed as the token, a meeting URL, JSON or an HTML page.
+import { Command, Option } from 'commander';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { SettingsError } from '../errors.js';
+import { parseFacts, probeScript } from '../facts/probe.js';
+import { resolveSettings } from '../plan/resolve.js';
+import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
+import { mintToken, type TokenUser } from '../token/mint.js';
+import { normaliseRoom } from '../token/room.js';
+import { EXIT } from './exit-codes.js';
+import { connect, tokenOptions, type CommonFlags } from './session.js';
+
+interface TokenFlags extends CommonFlags {
+  room?: string;
+  anyRoom?: boolean;
+  sub?: string;
+  aud: string;
+  iss?: string;
+  ttl: string;
+  nbfSkew: string;
+  force?: boolean;
+  name?: string;
+  email?: string;
+  avatar?: string;
+  userId?: string;
+  moderator?: boolean;
+  affiliation?: 'owner' | 'member';
+  url?: boolean;
+  embed?: boolean;
+}
+
+const MAX_TTL_WITHOUT_FORCE = 15 * 60;
+
+function seconds(value: string, flag: string): number {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(value.trim());
+  if (!match) throw new SettingsError(`${flag} "${value}" is not a duration`, 'give seconds, or a number with s, m, h or d (e.g. 10m)');
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+export function embedPage(domain: string, room: string, token: string): string {
+  const data = JSON.stringify({ domain, roomName: room, jwt: token }).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(room)} — Jitsi Meet</title>
+<style>html, body, #meet { height: 100%; margin: 0; }</style>
+<script src="https://${escapeHtml(domain)}/external_api.js"></script>
+</head>
+<body>
+<div id="meet"></div>
+<script>
+const meeting = ${data};
+new JitsiMeetExternalAPI(meeting.domain, { roomName: meeting.roomName, jwt: meeting.jwt, parentNode: document.querySelector('#meet') });
+</script>
+</body>
+</html>
+`;
+}
+
+async function tokenCommand(target: string | undefined, flags: TokenFlags): Promise<number> {
+  if (!flags.room && !flags.anyRoom) throw new SettingsError('no room given', 'give --room NAME, or --any-room for a token valid in every room');
+  if (flags.room && flags.anyRoom) throw new SettingsError('--room and --any-room exclude each other', 'give one of them');
+  const room = flags.anyRoom ? '*' : normaliseRoom(flags.room!);
+  const ttl = seconds(flags.ttl, '--ttl');
+  if (ttl > MAX_TTL_WITHOUT_FORCE && !flags.force) {
+    throw new SettingsError(`a ${ttl} s lifetime is long for a meeting token`, 'short-lived tokens (5–15 minutes) are the recommended practice; add --force to mint it anyway');
+  }
+  const options = await tokenOptions(flags);
+  let { appId, appSecret, domain } = options;
+  if (target || flags.local) {
+    const connector = await connect(target, flags);
+    try {
+      const facts = parseFacts((await connector.run(probeScript())).stdout);
+      const { settings } = resolveSettings(facts, { ...options, roomCheck: true }, () => {
+        throw new SettingsError(`the host has no app_secret yet`, 'run jitsi-jwt apply on it first');
+      });
+      appId = settings.appId;
+      appSecret = settings.appSecret;
+      domain = settings.domain;
+    } finally {
+      await connector.close();
+    }
+  }
+  if (!appId) throw new SettingsError('no app_id given', 'give --app-id, or a TARGET to read it from the host');
+  if (!appSecret) throw new SettingsError('no app secret given', 'give --app-secret-file or JITSI_JWT_APP_SECRET, or a TARGET to read it from the host');
+  validateAppId(appId);
+  validateSecret(appSecret, options.allowWeakSecret);
+  const sub = flags.sub ?? (domain ? validateDomain(domain) : undefined);
+  if (!sub) throw new SettingsError('no sub (the Jitsi domain) given', 'give --domain (or --sub), or a TARGET');
+
+  const user: TokenUser = {
+    id: flags.userId,
+    name: flags.name,
+    email: flags.email,
+    avatar: flags.avatar,
+    moderator: flags.moderator ? true : undefined,
+    affiliation: flags.affiliation,
+  };
+  const token = await mintToken({
+    appId,
+    appSecret,
+    room,
+    sub,
+    aud: flags.aud,
+    iss: flags.iss,
+    ttlSeconds: ttl,
+    nbfSkewSeconds: seconds(flags.nbfSkew, '--nbf-skew'),
+    user,
+  });
+  const meetingDomain = domain ?? sub;
+  const url = room === '*' ? undefined : `https://${meetingDomain}/${encodeURIComponent(room)}?jwt=${token}`;
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ token, header: decodeProtectedHeader(token), claims: decodeJwt(token), url }, null, 2)}\n`);
+  } else if (flags.embed) {
+    if (room === '*') throw new SettingsError('--embed needs a room to open', 'give --room NAME');
+    process.stdout.write(embedPage(meetingDomain, room, token));
+  } else if (flags.url) {
+    if (!url) throw new SettingsError('--url needs a room to open', 'give --room NAME');
+    process.stdout.write(`${url}\n`);
+  } else {
+    process.stdout.write(`${token}\n`);
+  }
+  return EXIT.ok;
+}
+
+export function addTokenCommand(program: Command, withCommon: (command: Command) => Command): void {
+  withCommon(program.command('token'))
+    .description('mint a token for a room (secret from --app-secret-file, JITSI_JWT_APP_SECRET, or the host)')
+    .option('--room <name>', 'the room the token opens (compared lower-cased, as Jitsi does)')
+    .option('--any-room', 'a token valid in every room (room "*")')
+    .option('--sub <sub>', 'sub claim (default: the domain)')
+    .option('--aud <aud>', 'aud claim', 'jitsi')
+    .option('--iss <iss>', 'iss claim (default: the app_id)')
+    .option('--ttl <duration>', 'lifetime, e.g. 600, 10m (over 15 minutes needs --force)', '10m')
+    .option('--nbf-skew <duration>', 'back-date nbf by this much to absorb clock skew', '30s')
+    .option('--force', 'allow a lifetime over 15 minutes')
+    .option('--name <name>', 'context.user.name')
+    .option('--email <email>', 'context.user.email')
+    .option('--avatar <url>', 'context.user.avatar')
+    .option('--user-id <id>', 'context.user.id')
+    .option('--moderator', 'context.user.moderator = true')
+    .addOption(new Option('--affiliation <affiliation>', 'context.user.affiliation').choices(['owner', 'member']))
+    .option('--url', 'print the meeting URL with ?jwt=')
+    .option('--embed', 'print an HTML page that opens the room with the IFrame API')
+    .action(async (target, flags) => {
+      process.exitCode = await tokenCommand(target, flags);
+    });
+}

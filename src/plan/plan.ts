@@ -1,0 +1,143 @@
+// Pure planning: what the host has (facts) and what the user wants (settings)
+// in, the changes still needed out. No I/O. An empty plan means converged.
+import { createTwoFilesPatch } from 'diff';
+import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, type DomainFile, type HostFacts } from '../facts/probe.js';
+import { SERVICES, type ServiceName } from '../facts/services.js';
+import { HostStateError } from '../errors.js';
+import { editForTokenAuth } from '../prosody/token-edit.js';
+import type { ResolvedSettings } from './resolve.js';
+
+export const CONFIG_MODE = '640';
+export const CONFIG_OWNER = 'root';
+export const CONFIG_GROUP = 'prosody';
+
+export interface FileChange {
+  path: string;
+  before: string;
+  after: string;
+  /** unified diff of before → after (holds the secret: mask it before showing) */
+  diff: string;
+  mode: { from: string; to: string };
+  owner: { from: string; to: string };
+}
+
+export interface LinkChange {
+  /** e.g. /usr/local/share/lua/5.4/basexx.lua */
+  path: string;
+  module: string;
+  reason: string;
+}
+
+export interface Plan {
+  domain: string;
+  appId: string;
+  secretSource: ResolvedSettings['secretSource'];
+  configPath: string;
+  file?: FileChange;
+  packages: string[];
+  links: LinkChange[];
+  restarts: ServiceName[];
+  /** why the services restart */
+  restartReasons: string[];
+  warnings: string[];
+}
+
+export function isEmpty(plan: Plan): boolean {
+  return !plan.file && plan.packages.length === 0 && plan.links.length === 0 && plan.restarts.length === 0;
+}
+
+const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
+
+function luaVersion(facts: HostFacts): string | undefined {
+  return /^lua(5\.\d)$/.exec(facts.prosody.lua ?? '')?.[1];
+}
+
+export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, domainFile: DomainFile): Plan {
+  const warnings: string[] = [];
+  const present = new Set(facts.plugins.present);
+  if (!present.has('mod_auth_token.lua')) {
+    throw new HostStateError(
+      `Jitsi's token plugin (mod_auth_token.lua) is not in ${facts.plugins.dir}`,
+      'install or upgrade jitsi-meet-prosody, which ships the token plugins, then run again',
+    );
+  }
+  if (settings.roomCheck && !present.has('mod_token_verification.lua')) {
+    throw new HostStateError(`mod_token_verification.lua is not in ${facts.plugins.dir}, so room checks cannot be enabled`, 'upgrade jitsi-meet-prosody, or pass --no-room-check');
+  }
+
+  const edit = editForTokenAuth(domainFile.text, {
+    domain: settings.domain,
+    appId: settings.appId,
+    appSecret: settings.appSecret,
+    allowEmptyToken: settings.allowEmptyToken,
+    enableDomainVerification: true,
+    issuers: settings.issuers,
+    audiences: settings.audiences,
+    roomCheck: settings.roomCheck,
+  });
+  warnings.push(...(edit.warnings ?? []));
+  const contentChanged = edit.text !== domainFile.text;
+  const modeChanged = domainFile.mode !== CONFIG_MODE;
+  const ownerChanged = domainFile.owner !== CONFIG_OWNER || domainFile.group !== CONFIG_GROUP;
+  const file: FileChange | undefined =
+    contentChanged || modeChanged || ownerChanged
+      ? {
+          path: domainFile.path,
+          before: domainFile.text,
+          after: edit.text,
+          diff: contentChanged ? createTwoFilesPatch(domainFile.path, domainFile.path, domainFile.text, edit.text, '', '', { context: 3 }) : '',
+          mode: { from: domainFile.mode, to: CONFIG_MODE },
+          owner: { from: `${domainFile.owner}:${domainFile.group}`, to: `${CONFIG_OWNER}:${CONFIG_GROUP}` },
+        }
+      : undefined;
+
+  const packages = [
+    ...new Set(
+      TOKEN_LUA_MODULES.filter((m) => !facts.luaModules[m])
+        .map((m) => LUA_MODULE_PACKAGES[m])
+        .filter((pkg) => !facts.packages[pkg]?.installed),
+    ),
+  ];
+
+  // Debian packages basexx for Lua <= 5.2 and inspect for <= 5.3 only.
+  const version = luaVersion(facts);
+  const links: LinkChange[] = [];
+  if (version && Number(version.split('.')[1]) >= 3) {
+    for (const module of PURE_LUA_MODULES) {
+      if (facts.luaModules[module]) continue;
+      links.push({
+        path: `/usr/local/share/lua/${version}/${module}.lua`,
+        module: `${module}.lua`,
+        reason: `Debian's ${LUA_MODULE_PACKAGES[module]} has no copy for Lua ${version}, which Prosody runs on`,
+      });
+    }
+  } else if (!version) {
+    warnings.push(`could not tell which Lua Prosody runs on (${facts.prosody.lua ?? 'no /usr/bin/prosody'}); Lua modules are checked after install`);
+  }
+
+  const restartReasons: string[] = [];
+  if (contentChanged) restartReasons.push('the domain config changes (Prosody reads app_secret only at start)');
+  if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
+  const prosody = facts.services.prosody;
+  if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt < domainFile.mtime) {
+    restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
+  }
+  if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');
+  const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : [];
+  for (const service of SERVICES) {
+    if (restarts.length > 0 && !facts.services[service].installed) warnings.push(`${service} is not installed here; it is not restarted`);
+  }
+
+  return {
+    domain: settings.domain,
+    appId: settings.appId,
+    secretSource: settings.secretSource,
+    configPath: domainFile.path,
+    file,
+    packages,
+    links,
+    restarts,
+    restartReasons,
+    warnings,
+  };
+}

@@ -1,0 +1,104 @@
+// Fills what the user left open from what the host has: which Jitsi domain,
+// the app_id and secret already there (a re-run never rotates), or a fresh
+// secret. Pure: the random source is passed in.
+import type { DomainFile, HostFacts } from '../facts/probe.js';
+import { HostStateError, SettingsError } from '../errors.js';
+import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
+import { DomainConfigError, jitsiDomainCandidates, parseDomainConfig, readTokenConfig, type DomainConfig, type LuaValue } from '../prosody/domain-config.js';
+
+export interface ResolvedSettings {
+  domain: string;
+  appId: string;
+  appSecret: string;
+  secretSource: 'kept' | 'given' | 'generated';
+  /** the secret the host had before, if any */
+  previousSecret?: string;
+  allowEmptyToken: boolean;
+  issuers?: string[];
+  audiences?: string[];
+  roomCheck: boolean;
+}
+
+export interface Resolution {
+  settings: ResolvedSettings;
+  domainFile: DomainFile;
+}
+
+function parse(file: DomainFile): DomainConfig {
+  try {
+    return parseDomainConfig(file.text, file.path);
+  } catch (error) {
+    if (error instanceof DomainConfigError) {
+      throw new HostStateError(`${file.path} on the host is not a config Prosody can read: ${error.message}`, 'fix the file (prosodyctl check config shows the problem), then run again');
+    }
+    throw error;
+  }
+}
+
+function plainString(value: LuaValue | undefined): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function resolveSettings(facts: HostFacts, options: TokenOptions, generateSecret: () => string): Resolution {
+  if (!facts.packages.prosody?.installed && facts.domainFiles.length === 0) {
+    throw new HostStateError('Prosody is not installed on this host', 'install Jitsi Meet (jitsi-meet-prosody) first, then run again');
+  }
+  const parsed = facts.domainFiles.map((file) => ({ file, config: parse(file) }));
+  const candidates = parsed.flatMap(({ file, config }) => jitsiDomainCandidates(config).map((domain) => ({ domain, file, config })));
+  if (candidates.length === 0) {
+    throw new HostStateError(
+      'no Jitsi domain config found in /etc/prosody/conf.d/ (a VirtualHost with a conference MUC)',
+      'is jitsi-meet-prosody installed? Jitsi writes /etc/prosody/conf.avail/<domain>.cfg.lua and links it from conf.d/',
+    );
+  }
+  let chosen = candidates[0];
+  if (options.domain) {
+    const domain = validateDomain(options.domain);
+    const match = candidates.find((c) => c.domain === domain);
+    if (!match) {
+      throw new SettingsError(`this host has no Jitsi domain "${domain}"`, `domains found: ${candidates.map((c) => c.domain).join(', ')}`);
+    }
+    chosen = match;
+  } else if (candidates.length > 1) {
+    throw new SettingsError(
+      `this host serves several Jitsi domains: ${candidates.map((c) => `${c.domain} (${c.file.path})`).join(', ')}`,
+      'choose one with --domain',
+    );
+  }
+
+  const reading = readTokenConfig(chosen.config, chosen.domain);
+  const current = { appId: plainString(reading.appId), appSecret: plainString(reading.appSecret) };
+  const appIdText = options.appId ?? current.appId;
+  if (!appIdText) {
+    throw new SettingsError(`${chosen.domain} has no app_id yet`, 'give one with --app-id (the iss your backend signs tokens with), e.g. --app-id my_backend');
+  }
+  const appId = validateAppId(appIdText);
+
+  let appSecret: string;
+  let secretSource: ResolvedSettings['secretSource'];
+  if (options.appSecret !== undefined) {
+    appSecret = validateSecret(options.appSecret, options.allowWeakSecret);
+    secretSource = current.appSecret === appSecret ? 'kept' : 'given';
+  } else if (current.appSecret) {
+    appSecret = current.appSecret;
+    secretSource = 'kept';
+  } else {
+    appSecret = generateSecret();
+    secretSource = 'generated';
+  }
+
+  return {
+    domainFile: chosen.file,
+    settings: {
+      domain: chosen.domain,
+      appId,
+      appSecret,
+      secretSource,
+      previousSecret: current.appSecret,
+      allowEmptyToken: options.allowEmptyToken,
+      issuers: options.issuers,
+      audiences: options.audiences,
+      roomCheck: options.roomCheck,
+    },
+  };
+}

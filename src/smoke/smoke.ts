@@ -1,0 +1,123 @@
+// The smoke test: real tokens against the real server, along the path a Jitsi
+// client takes. A valid token must get in; no token, a wrong secret, an expired
+// token and a token for another room must stay out.
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { mintToken } from '../token/mint.js';
+import { BoshClient, XmppTransportError, type StepResult } from './bosh-client.js';
+
+export interface SmokeTarget {
+  /** BOSH URL, e.g. http://127.0.0.1:5280/http-bind (through a tunnel) or https://meet.example.com/http-bind */
+  url: string;
+  domain: string;
+  openStream?: () => Promise<Duplex>;
+  insecure?: boolean;
+  ca?: string | Buffer;
+}
+
+export interface SmokeExpectations {
+  appId: string;
+  appSecret: string;
+  /** the server admits clients without a token on purpose */
+  allowEmptyToken: boolean;
+  roomCheck: boolean;
+  /** aud claim to sign with */
+  audience?: string;
+}
+
+export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'expired token' | 'wrong room';
+
+export interface SmokeCase {
+  name: CaseName;
+  expected: 'admitted' | 'refused';
+  /** what happened: admitted, or where and how it was refused */
+  observed: string;
+  ok: boolean;
+  seconds: number;
+}
+
+export interface SmokeReport {
+  ok: boolean;
+  cases: SmokeCase[];
+  seconds: number;
+}
+
+type Outcome = { admitted: true } | { admitted: false; at: 'sasl' | 'conference' | 'join'; answer: Extract<StepResult, { ok: false }> };
+
+async function walk(target: SmokeTarget, token: string | undefined, room: string, timeoutMs: number): Promise<Outcome> {
+  const client = new BoshClient({ url: target.url, domain: target.domain, token, openStream: target.openStream, insecure: target.insecure, ca: target.ca, timeoutMs });
+  try {
+    await client.connect();
+    const auth = await client.authenticate();
+    if (!auth.ok) return { admitted: false, at: 'sasl', answer: auth };
+    await client.bind();
+    const roomJid = `${room}@conference.${target.domain}`;
+    const conference = await client.requestConference(roomJid);
+    if (!conference.ok) return { admitted: false, at: 'conference', answer: conference };
+    const join = await client.join(roomJid, `jitsi-jwt-${randomBytes(3).toString('hex')}`);
+    if (!join.ok) return { admitted: false, at: 'join', answer: join };
+    return { admitted: true };
+  } finally {
+    await client.close();
+  }
+}
+
+function describe(outcome: Outcome): string {
+  if (outcome.admitted) return 'admitted';
+  const { condition, text } = outcome.answer;
+  const where = { sasl: 'at login', conference: 'by focus', join: 'at room join' }[outcome.at];
+  return `refused ${where}: ${condition}${text ? ` (${text})` : ''}`;
+}
+
+/** Focus (jicofo) needs a moment to log in again after Prosody restarts: retry while it is unavailable. */
+async function walkWhenFocusIsBack(target: SmokeTarget, token: string, room: string, timeoutMs: number, focusWaitMs: number): Promise<Outcome> {
+  const deadline = Date.now() + focusWaitMs;
+  for (;;) {
+    const outcome = await walk(target, token, room, timeoutMs).catch((error: Error) => {
+      if (error instanceof XmppTransportError && Date.now() < deadline) return undefined;
+      throw error;
+    });
+    const focusMissing = outcome && !outcome.admitted && outcome.at === 'conference' && ['service-unavailable', 'recipient-unavailable', 'item-not-found', 'remote-server-not-found'].includes(outcome.answer.condition);
+    if (outcome && (!focusMissing || Date.now() > deadline)) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, options: { timeoutMs?: number; focusWaitMs?: number } = {}): Promise<SmokeReport> {
+  const started = Date.now();
+  const timeoutMs = options.timeoutMs ?? 8_000;
+  const room = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
+  const otherRoom = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
+  const claims = { appId: expect.appId, room, sub: target.domain, aud: expect.audience, ttlSeconds: 120 };
+  const cases: SmokeCase[] = [];
+
+  const check = async (name: CaseName, expected: 'admitted' | 'refused', attempt: () => Promise<Outcome>) => {
+    const caseStarted = Date.now();
+    let observed: string;
+    let ok: boolean;
+    try {
+      const outcome = await attempt();
+      observed = describe(outcome);
+      ok = outcome.admitted === (expected === 'admitted');
+    } catch (error) {
+      observed = `error: ${(error as Error).message}`;
+      ok = false;
+    }
+    cases.push({ name, expected, observed, ok, seconds: (Date.now() - caseStarted) / 1000 });
+  };
+
+  await check('valid token', 'admitted', async () =>
+    walkWhenFocusIsBack(target, await mintToken({ ...claims, appSecret: expect.appSecret }), room, timeoutMs, options.focusWaitMs ?? 30_000),
+  );
+  await check('no token', expect.allowEmptyToken ? 'admitted' : 'refused', () => walk(target, undefined, room, timeoutMs));
+  await check('wrong secret', 'refused', async () =>
+    walk(target, await mintToken({ ...claims, appSecret: `${expect.appSecret}-not-the-secret` }), room, timeoutMs),
+  );
+  await check('expired token', 'refused', async () =>
+    walk(target, await mintToken({ ...claims, appSecret: expect.appSecret, now: new Date(Date.now() - 3_600_000) }), room, timeoutMs),
+  );
+  await check('wrong room', expect.roomCheck ? 'refused' : 'admitted', async () =>
+    walk(target, await mintToken({ ...claims, appSecret: expect.appSecret }), otherRoom, timeoutMs),
+  );
+  return { ok: cases.every((c) => c.ok), cases, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,121 @@
+// jitsi-jwt plan/apply against stock Jitsi-shaped hosts on both suites, as the
+// passwordless sudo user: the exact config edit, the Lua libraries, one restart
+// of each service, tokens admitted and refused by the real Prosody, and a
+// second run that changes nothing.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { mintToken } from '../../src/token/mint.js';
+import { jitsiJwt, sshFlags } from '../support/cli.js';
+import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
+
+const DOMAIN = 'meet.test';
+const bed = new TestBed(`e2e-apply-${process.pid}`);
+
+beforeAll(async () => {
+  await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
+});
+
+afterAll(async () => {
+  await bed.down();
+});
+
+/** The secret as a Lua double-quoted string literal, escaped by hand. */
+function luaQuoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+async function serviceEvents(name: string): Promise<string[]> {
+  const { stdout } = await bed.ssh(name, 'cat /var/log/jitsi/testbed-services.log');
+  return stdout.split('\n').filter(Boolean);
+}
+
+describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+  let host: HostRecord;
+  const appId = 'e2e_backend';
+  const appSecret = `q"uo'te\\back]]--dash ünïcødé-${randomBytes(16).toString('hex')}`;
+  const target = () => `deploy@${host.address}`;
+  const flags = () => [...sshFlags(bed), '--app-id', appId];
+  const env = { JITSI_JWT_APP_SECRET: appSecret };
+  let stockConfig: string;
+
+  beforeAll(async () => {
+    host = await bed.host(name);
+    stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+  });
+
+  it('plans changes without touching anything, exit 2 with --detailed-exitcode', async () => {
+    const pidBefore = await prosodyPid(bed, name);
+    const plan = await jitsiJwt(['plan', target(), ...flags(), '--detailed-exitcode'], { env });
+    expect(plan.stderr).toBe('');
+    expect(plan.exitCode).toBe(2);
+    expect(plan.stdout).toContain('install lua-cjson, lua-luaossl, lua-basexx, lua-inspect');
+    expect(plan.stdout).toContain('+    authentication = "token" -- do not delete me');
+    expect(plan.stdout).not.toContain(appSecret);
+    expect(plan.stdout).not.toContain(luaQuoted(appSecret));
+    expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stockConfig);
+    expect(await prosodyPid(bed, name)).toBe(pidBefore);
+  });
+
+  it('applies as the sudo user: exact edit, libraries loading, one restart each, smoke test passing', async () => {
+    const pidBefore = await prosodyPid(bed, name);
+    const eventsBefore = (await serviceEvents(name)).length;
+    const apply = await jitsiJwt(['apply', target(), ...flags(), '--yes', '--json'], { env });
+    expect(apply.stderr).toBe('');
+    expect(apply.exitCode).toBe(0);
+    const report = JSON.parse(apply.stdout);
+    expect(report.applied.smoke.ok).toBe(true);
+    expect(report.applied.smoke.cases.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['valid token', true],
+      ['no token', true],
+      ['wrong secret', true],
+      ['expired token', true],
+      ['wrong room', true],
+    ]);
+    expect(apply.stdout).not.toContain(appSecret);
+
+    const expected = stockConfig
+      .replace('    authentication = "jitsi-anonymous" -- do not delete me\n', '    authentication = "token" -- do not delete me\n')
+      .replace('    --app_id="example_app_id"\n', `    app_id="${appId}"\n`)
+      .replace(
+        '    --app_secret="example_app_secret"\n',
+        `    app_secret=${luaQuoted(appSecret)}\n    allow_empty_token = false\n    enable_domain_verification = true\n`,
+      )
+      .replace('        --"token_verification";\n', '        "token_verification";\n');
+    expect(expected).not.toBe(stockConfig);
+    expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(expected);
+    expect((await bed.ssh(name, `stat -c '%a %U %G' $(readlink -f /etc/prosody/conf.d/${DOMAIN}.cfg.lua)`)).stdout).toBe('640 root prosody');
+    await bed.ssh(name, `lua5.4 -e 'for _, m in ipairs({"cjson.safe", "openssl.hmac", "basexx", "inspect", "ssl"}) do require(m) end'`);
+
+    expect(await prosodyPid(bed, name)).not.toBe(pidBefore);
+    const events = (await serviceEvents(name)).slice(eventsBefore).map((line) => line.split(' ').slice(1, 3).join(' '));
+    expect(events).toEqual(['jicofo restart', 'jitsi-videobridge2 restart']);
+
+    // Independently of the tool's own smoke test: the real server's answers.
+    const url = `http://${host.address}:5280/http-bind`;
+    const claims = { appId, room: 'standup', sub: DOMAIN };
+    const valid = await attemptJoin({ url, domain: DOMAIN, room: 'standup', token: await mintToken({ ...claims, appSecret }) });
+    expect(valid.join?.ok).toBe(true);
+    expect((await attemptJoin({ url, domain: DOMAIN, room: 'standup' })).auth).toMatchObject({ ok: false, condition: 'not-allowed' });
+    expect((await attemptJoin({ url, domain: DOMAIN, room: 'standup', token: await mintToken({ ...claims, appSecret: 'x'.repeat(40) }) })).auth).toMatchObject({ ok: false });
+    const wrongRoom = await attemptJoin({ url, domain: DOMAIN, room: 'other', token: await mintToken({ ...claims, appSecret }) });
+    expect(wrongRoom.join).toMatchObject({ ok: false, condition: 'not-allowed' });
+  });
+
+  it('changes nothing and restarts nothing on a second run', async () => {
+    const pidBefore = await prosodyPid(bed, name);
+    const eventsBefore = await serviceEvents(name);
+    const configBefore = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+    const again = await jitsiJwt(['apply', target(), ...flags(), '--yes'], { env });
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('No changes');
+    expect(await prosodyPid(bed, name)).toBe(pidBefore);
+    expect(await serviceEvents(name)).toEqual(eventsBefore);
+    expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(configBefore);
+
+    // Without the secret: the host's is kept, never rotated.
+    const plan = await jitsiJwt(['plan', target(), ...sshFlags(bed), '--detailed-exitcode']);
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stdout).toContain('kept from the host');
+  });
+});

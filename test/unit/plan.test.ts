@@ -1,0 +1,129 @@
+// The planner as a table: host facts and settings in, changes out. Converged
+// hosts plan nothing; restarts follow only from changes that need them.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { HostFacts } from '../../src/facts/probe.js';
+import { isEmpty, planTokenAuth } from '../../src/plan/plan.js';
+import { resolveSettings } from '../../src/plan/resolve.js';
+import type { TokenOptions } from '../../src/settings/settings.js';
+import { STOCK_DOMAIN_CONFIGS, stockDomainConfig } from '../../testbed/provision.js';
+
+const DOMAIN = 'meet.example.com';
+const stockText = stockDomainConfig(readFileSync(STOCK_DOMAIN_CONFIGS['2026'], 'utf8'), DOMAIN, 'turn-secret');
+const SECRET = 's3cret-'.repeat(6);
+
+function facts(overrides: Partial<HostFacts> = {}, text = stockText): HostFacts {
+  return {
+    uid: 0,
+    os: { id: 'debian', versionId: '12', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+    init: 'sysv',
+    prosody: { version: '0.12.3-1', lua: 'lua5.4' },
+    packages: { prosody: { installed: true }, 'lua-sec': { installed: true } },
+    domainFiles: [
+      { link: `/etc/prosody/conf.d/${DOMAIN}.cfg.lua`, path: `/etc/prosody/conf.avail/${DOMAIN}.cfg.lua`, mode: '644', owner: 'root', group: 'root', mtime: 1000, text },
+    ],
+    plugins: { dir: '/usr/share/jitsi-meet/prosody-plugins', present: ['mod_auth_token.lua', 'mod_token_verification.lua'] },
+    luaModules: { 'cjson.safe': false, 'openssl.hmac': false, basexx: false, inspect: false, ssl: true },
+    pureLuaFiles: { basexx: [], inspect: [] },
+    services: {
+      prosody: { installed: true, processes: ['10:1'], startedAt: 2000 },
+      jicofo: { installed: true, processes: ['11:1'], startedAt: 2000 },
+      'jitsi-videobridge2': { installed: true, processes: ['12:1'], startedAt: 2000 },
+    },
+    listening: [],
+    ...overrides,
+  };
+}
+
+const options: TokenOptions = { appId: 'backend', appSecret: SECRET, allowEmptyToken: false, roomCheck: true, allowWeakSecret: false };
+const generate = () => 'generated-secret-'.repeat(3);
+
+function plan(f: HostFacts, o: Partial<TokenOptions> = {}) {
+  const { settings, domainFile } = resolveSettings(f, { ...options, ...o }, generate);
+  return planTokenAuth(f, settings, domainFile);
+}
+
+const converged = () => {
+  const first = plan(facts());
+  return facts({
+    domainFiles: [{ ...facts().domainFiles[0], text: first.file!.after, mode: '640', group: 'prosody' }],
+    packages: { prosody: { installed: true }, 'lua-sec': { installed: true }, 'lua-cjson': { installed: true }, 'lua-luaossl': { installed: true }, 'lua-basexx': { installed: true }, 'lua-inspect': { installed: true } },
+    luaModules: { 'cjson.safe': true, 'openssl.hmac': true, basexx: true, inspect: true, ssl: true },
+  });
+};
+
+describe('planTokenAuth', () => {
+  it('plans packages, links, the edit and all three restarts on a stock Debian 12 host', () => {
+    const p = plan(facts());
+    expect(p.packages).toEqual(['lua-cjson', 'lua-luaossl', 'lua-basexx', 'lua-inspect']);
+    expect(p.links.map((l) => l.path)).toEqual(['/usr/local/share/lua/5.4/basexx.lua', '/usr/local/share/lua/5.4/inspect.lua']);
+    expect(p.file?.diff).toContain('+    authentication = "token" -- do not delete me');
+    expect(p.file?.mode).toEqual({ from: '644', to: '640' });
+    expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(p.secretSource).toBe('given');
+  });
+
+  it('plans nothing on a converged host', () => {
+    const p = plan(converged());
+    expect(isEmpty(p)).toBe(true);
+    expect(p.restarts).toEqual([]);
+  });
+
+  it('keeps the secret on the host when none is given, and never rotates', () => {
+    const p = plan(converged(), { appSecret: undefined });
+    expect(p.secretSource).toBe('kept');
+    expect(isEmpty(p)).toBe(true);
+  });
+
+  it('generates a secret when neither the host nor the user has one', () => {
+    const p = plan(facts(), { appSecret: undefined });
+    expect(p.secretSource).toBe('generated');
+    expect(p.file?.after).toContain('generated-secret-');
+  });
+
+  it('fixes permissions without restarting anything', () => {
+    const f = converged();
+    f.domainFiles[0].mode = '644';
+    const p = plan(f);
+    expect(p.file?.mode).toEqual({ from: '644', to: '640' });
+    expect(p.restarts).toEqual([]);
+  });
+
+  it('restarts a Prosody that still runs on a config older than the file', () => {
+    const f = converged();
+    f.domainFiles[0].mtime = 3000;
+    const p = plan(f);
+    expect(p.file).toBeUndefined();
+    expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(p.restartReasons.join()).toMatch(/older than the file/);
+  });
+
+  it('skips services that are not installed, with a warning', () => {
+    const p = plan(facts({ services: { ...facts().services, 'jitsi-videobridge2': { installed: false, processes: [] } } }));
+    expect(p.restarts).toEqual(['prosody', 'jicofo']);
+    expect(p.warnings).toContain('jitsi-videobridge2 is not installed here; it is not restarted');
+  });
+
+  it('links nothing on a Lua that Debian packages the pure-Lua modules for', () => {
+    expect(plan(facts({ prosody: { lua: 'lua5.2' } })).links).toEqual([]);
+  });
+
+  it.each([
+    [{ plugins: { dir: '/usr/share/jitsi-meet/prosody-plugins', present: [] } }, {}, /\(mod_auth_token\.lua\) is not in/],
+    [{ plugins: { dir: '/usr/share/jitsi-meet/prosody-plugins', present: ['mod_auth_token.lua'] } }, {}, /room checks cannot be enabled/],
+    [{ domainFiles: [] }, {}, /no Jitsi domain config found/],
+    [{}, { domain: 'other.example.com' }, /has no Jitsi domain "other\.example\.com"/],
+    [{}, { appId: undefined }, /has no app_id yet/],
+    [{}, { appSecret: 'short' }, /at least 32/],
+  ] as [Partial<HostFacts>, Partial<TokenOptions>, RegExp][])('refuses what it cannot do (%#)', (f, o, message) => {
+    expect(() => plan(facts(f), o)).toThrow(message);
+  });
+
+  it('asks which domain when a host serves several', () => {
+    const second = stockText.replaceAll(DOMAIN, 'meet2.example.com');
+    const f = facts();
+    f.domainFiles.push({ ...f.domainFiles[0], path: '/etc/prosody/conf.avail/meet2.example.com.cfg.lua', text: second });
+    expect(() => plan(f)).toThrow(/several Jitsi domains: meet\.example\.com .*meet2\.example\.com/);
+    expect(plan(f, { domain: 'meet2.example.com' }).configPath).toBe('/etc/prosody/conf.avail/meet2.example.com.cfg.lua');
+  });
+});
