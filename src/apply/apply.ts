@@ -7,7 +7,7 @@ import { TOKEN_LUA_MODULES } from '../facts/probe.js';
 import type { ServiceName } from '../facts/services.js';
 import { PackageInstallError, RollbackFailedError, RolledBackError } from '../errors.js';
 import type { SmokeReport } from '../smoke/smoke.js';
-import { CONFIG_GROUP, CONFIG_MODE, CONFIG_OWNER, isEmpty, type Plan } from '../plan/plan.js';
+import { isEmpty, type Plan } from '../plan/plan.js';
 import { BACKUP_ROOT, installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
 
 export type ApplyEvent =
@@ -68,7 +68,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
 
   const stamp = (options.now ?? new Date()).toISOString().replace(/[:.]/g, '-');
   const backupDir = `${BACKUP_ROOT}/${stamp}`;
-  const touchesFiles = plan.file !== undefined || plan.links.length > 0;
+  const touchesFiles = plan.files.length > 0 || plan.links.length > 0;
   if (touchesFiles) {
     emit({ step: 'write', backupDir });
     report.backupDir = backupDir;
@@ -76,9 +76,11 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     const result = await connector.run(
       writeScript({
         backupDir,
-        files: plan.file
-          ? [{ path: plan.file.path, content: plan.file.before === plan.file.after ? undefined : plan.file.after, mode: CONFIG_MODE, owner: CONFIG_OWNER, group: CONFIG_GROUP }]
-          : [],
+        files: plan.files.map((file) => ({
+          path: file.path,
+          content: file.before === file.after ? undefined : file.after,
+          ownership: file.mode && file.owner ? { mode: file.mode.to, owner: file.owner.to } : undefined,
+        })),
         links: plan.links.map((l) => ({ path: l.path, module: l.module })),
         lua,
         luaModules: TOKEN_LUA_MODULES,

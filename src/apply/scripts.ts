@@ -1,7 +1,7 @@
 // The shell scripts apply sends to the host, one per step. Each is a POSIX sh
 // script sent over stdin (never argv); file contents travel base64-encoded
 // inside them. Results come back as `@@result key value` lines.
-import { SERVICE_PIDS_FUNCTION } from '../facts/probe.js';
+import { AS_PROSODY_FUNCTION, SERVICE_PIDS_FUNCTION } from '../facts/probe.js';
 import type { ServiceName } from '../facts/services.js';
 
 export const LOCK_FILE = '/run/lock/jitsi-jwt.lock';
@@ -36,9 +36,8 @@ export interface FileWrite {
   path: string;
   /** undefined: keep the content, only fix mode and owner */
   content?: string;
-  mode: string;
-  owner: string;
-  group: string;
+  /** mode and "user:group" to end with; undefined: those of the file being replaced */
+  ownership?: { mode: string; owner: string };
 }
 
 export interface LinkWrite {
@@ -75,12 +74,13 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
         `base64 -d > "$tmp" <<'JITSI_JWT_EOF'`,
         Buffer.from(file.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
         'JITSI_JWT_EOF',
-        `chown ${shQuote(`${file.owner}:${file.group}`)} "$tmp"`,
-        `chmod ${file.mode} "$tmp"`,
+        ...(file.ownership
+          ? [`chown ${shQuote(file.ownership.owner)} "$tmp"`, `chmod ${file.ownership.mode} "$tmp"`]
+          : [`chown --reference=${shQuote(file.path)} "$tmp"`, `chmod --reference=${shQuote(file.path)} "$tmp"`]),
         `mv -f "$tmp" ${shQuote(file.path)}`,
       );
-    } else {
-      lines.push(`chown ${shQuote(`${file.owner}:${file.group}`)} ${shQuote(file.path)}`, `chmod ${file.mode} ${shQuote(file.path)}`);
+    } else if (file.ownership) {
+      lines.push(`chown ${shQuote(file.ownership.owner)} ${shQuote(file.path)}`, `chmod ${file.ownership.mode} ${shQuote(file.path)}`);
     }
   }
   for (const link of options.links) {
@@ -100,7 +100,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     `cat ${shQuote(`${backupDir}/check-after.txt`)}`,
     `echo '@@section lua-modules'`,
     // Prosody loads the modules as its own user: check them the same way.
-    'as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }',
+    AS_PROSODY_FUNCTION,
     `as_prosody ${options.lua} -e 'for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end' 2>&1 || true`,
     `echo '@@section end'`,
   );

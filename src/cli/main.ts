@@ -48,6 +48,7 @@ function commonOptions(command: Command): Command {
     .addOption(new Option('--issuers <list>', 'accepted iss values, comma-separated (default: app_id)').env(env('ISSUERS')))
     .addOption(new Option('--audiences <list>', 'accepted aud values, comma-separated (default: any)').env(env('AUDIENCES')))
     .addOption(new Option('--no-room-check', "do not enforce the token's room claim at room join (token_verification)"))
+    .addOption(new Option('--moderator-from-token', 'make token holders with context.user.moderator (or affiliation owner) moderators: token_affiliation, and Jicofo stops making the first joiner moderator').env(env('MODERATOR_FROM_TOKEN')))
     .addOption(new Option('--show-secret', 'show app_secret in the output (hidden by default)').env(env('SHOW_SECRET')));
 }
 
@@ -61,7 +62,7 @@ function planJson(planned: Planned, showSecret: boolean) {
     ...(showSecret ? { appSecret: planned.settings.appSecret } : {}),
     converged: isEmpty(plan),
     changes: summarisePlan(plan),
-    file: plan.file ? { path: plan.file.path, diff: showSecret ? plan.file.diff : maskSecrets(plan.file.diff), mode: plan.file.mode, owner: plan.file.owner } : null,
+    files: plan.files.map((file) => ({ path: file.path, purpose: file.purpose, diff: showSecret ? file.diff : maskSecrets(file.diff), mode: file.mode, owner: file.owner })),
     packages: plan.packages,
     links: plan.links,
     restarts: plan.restarts,

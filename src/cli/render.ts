@@ -44,10 +44,10 @@ export function summarisePlan(plan: Plan): string[] {
   const lines: string[] = [];
   if (plan.packages.length > 0) lines.push(`install ${plan.packages.join(', ')} (apt)`);
   for (const link of plan.links) lines.push(`link ${link.path} to Debian's copy of ${link.module} (${link.reason})`);
-  if (plan.file) {
-    if (plan.file.diff) lines.push(`edit ${plan.file.path}: token authentication for ${plan.domain}`);
-    if (plan.file.mode.from !== plan.file.mode.to || plan.file.owner.from !== plan.file.owner.to) {
-      lines.push(`restrict ${plan.file.path} to ${plan.file.owner.to} mode ${plan.file.mode.to} (was ${plan.file.owner.from} ${plan.file.mode.from}): it holds the secret`);
+  for (const file of plan.files) {
+    if (file.diff) lines.push(`edit ${file.path}: ${file.purpose}`);
+    if (file.mode && file.owner && (file.mode.from !== file.mode.to || file.owner.from !== file.owner.to)) {
+      lines.push(`restrict ${file.path} to ${file.owner.to} mode ${file.mode.to} (was ${file.owner.from} ${file.mode.from}): it holds the secret`);
     }
   }
   if (plan.restarts.length > 0) lines.push(`restart ${plan.restarts.join(', then ')}: ${plan.restartReasons.join('; ')}`);
@@ -61,9 +61,9 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
     out.push(green(style, 'No changes: the host already uses token authentication as asked. Nothing to write, nothing to restart.'));
   } else {
     for (const line of summarisePlan(plan)) out.push(`  • ${line}`);
-    if (plan.file?.diff) {
+    for (const file of plan.files.filter((f) => f.diff)) {
       out.push('');
-      out.push(renderDiff(options.showSecret ? plan.file.diff : maskSecrets(plan.file.diff), style).trimEnd());
+      out.push(renderDiff(options.showSecret ? file.diff : maskSecrets(file.diff), style).trimEnd());
     }
   }
   out.push('');

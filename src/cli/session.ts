@@ -22,6 +22,7 @@ export interface CommonFlags {
   issuers?: string;
   audiences?: string;
   roomCheck?: boolean;
+  moderatorFromToken?: boolean;
   allowWeakSecret?: boolean;
   identity?: string;
   knownHosts?: string;
@@ -51,6 +52,7 @@ export async function tokenOptions(flags: CommonFlags): Promise<TokenOptions> {
     issuers: listOption(flags.issuers),
     audiences: listOption(flags.audiences),
     roomCheck: flags.roomCheck !== false,
+    moderatorFromToken: flags.moderatorFromToken ? true : undefined,
     allowWeakSecret: Boolean(flags.allowWeakSecret),
   };
 }

@@ -85,6 +85,9 @@ export const SERVICE_PIDS_FUNCTION = `service_pids() {
 	done
 }`;
 
+/** Runs a command as the prosody user, as Prosody itself loads its modules. */
+export const AS_PROSODY_FUNCTION = `as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }`;
+
 export function probeScript(): string {
   const section = (name: string) => `printf '\\n${MARK}%s@@\\n' '${name}'`;
   return `export LC_ALL=C
@@ -105,7 +108,7 @@ done
 ${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
 ${section('lua-modules')}
 lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
-as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }
+${AS_PROSODY_FUNCTION}
 [ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
 ${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
 ${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null

@@ -5,6 +5,9 @@ import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, type DomainFile, type HostFacts
 import { SERVICES, type ServiceName } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
+import { setAutoOwner } from '../jicofo/jicofo-conf.js';
+
+export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
 
 export const CONFIG_MODE = '640';
@@ -13,12 +16,15 @@ export const CONFIG_GROUP = 'prosody';
 
 export interface FileChange {
   path: string;
+  /** what the change is for, one line */
+  purpose: string;
   before: string;
   after: string;
   /** unified diff of before → after (holds the secret: mask it before showing) */
   diff: string;
-  mode: { from: string; to: string };
-  owner: { from: string; to: string };
+  /** undefined: mode and owner stay as they are */
+  mode?: { from: string; to: string };
+  owner?: { from: string; to: string };
 }
 
 export interface LinkChange {
@@ -33,7 +39,7 @@ export interface Plan {
   appId: string;
   secretSource: ResolvedSettings['secretSource'];
   configPath: string;
-  file?: FileChange;
+  files: FileChange[];
   packages: string[];
   links: LinkChange[];
   restarts: ServiceName[];
@@ -43,7 +49,7 @@ export interface Plan {
 }
 
 export function isEmpty(plan: Plan): boolean {
-  return !plan.file && plan.packages.length === 0 && plan.links.length === 0 && plan.restarts.length === 0;
+  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && plan.restarts.length === 0;
 }
 
 const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
@@ -74,22 +80,41 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     issuers: settings.issuers,
     audiences: settings.audiences,
     roomCheck: settings.roomCheck,
+    moderatorFromToken: settings.moderatorFromToken,
   });
   warnings.push(...(edit.warnings ?? []));
   const contentChanged = edit.text !== domainFile.text;
   const modeChanged = domainFile.mode !== CONFIG_MODE;
   const ownerChanged = domainFile.owner !== CONFIG_OWNER || domainFile.group !== CONFIG_GROUP;
-  const file: FileChange | undefined =
-    contentChanged || modeChanged || ownerChanged
-      ? {
-          path: domainFile.path,
-          before: domainFile.text,
-          after: edit.text,
-          diff: contentChanged ? createTwoFilesPatch(domainFile.path, domainFile.path, domainFile.text, edit.text, '', '', { context: 3 }) : '',
-          mode: { from: domainFile.mode, to: CONFIG_MODE },
-          owner: { from: `${domainFile.owner}:${domainFile.group}`, to: `${CONFIG_OWNER}:${CONFIG_GROUP}` },
-        }
-      : undefined;
+  const files: FileChange[] = [];
+  if (contentChanged || modeChanged || ownerChanged) {
+    files.push({
+      path: domainFile.path,
+      purpose: `token authentication for ${settings.domain}`,
+      before: domainFile.text,
+      after: edit.text,
+      diff: unifiedDiff(domainFile.path, domainFile.text, edit.text),
+      mode: { from: domainFile.mode, to: CONFIG_MODE },
+      owner: { from: `${domainFile.owner}:${domainFile.group}`, to: `${CONFIG_OWNER}:${CONFIG_GROUP}` },
+    });
+  }
+  let jicofoChanged = false;
+  if (settings.moderatorFromToken) {
+    if (!present.has('mod_token_affiliation.lua')) {
+      throw new HostStateError(
+        `this server's Jitsi plugins have no mod_token_affiliation.lua (older jitsi-meet-prosody), so moderators cannot come from the token`,
+        'upgrade jitsi-meet-prosody, or leave out --moderator-from-token',
+      );
+    }
+    if (facts.jicofoConf === undefined) {
+      throw new HostStateError(`${JICOFO_CONF} is missing, so Jicofo cannot be told to stop making the first joiner moderator`, 'install jicofo, or leave out --moderator-from-token');
+    }
+    const after = setAutoOwner(facts.jicofoConf, false);
+    if (after !== facts.jicofoConf) {
+      jicofoChanged = true;
+      files.push({ path: JICOFO_CONF, purpose: 'Jicofo stops making the first joiner moderator (the token decides)', before: facts.jicofoConf, after, diff: unifiedDiff(JICOFO_CONF, facts.jicofoConf, after) });
+    }
+  }
 
   const packages = [
     ...new Set(
@@ -117,6 +142,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
 
   const restartReasons: string[] = [];
   if (contentChanged) restartReasons.push('the domain config changes (Prosody reads app_secret only at start)');
+  if (jicofoChanged) restartReasons.push("jicofo.conf changes");
   if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
   const prosody = facts.services.prosody;
   if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt < domainFile.mtime) {
@@ -133,11 +159,15 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     appId: settings.appId,
     secretSource: settings.secretSource,
     configPath: domainFile.path,
-    file,
+    files,
     packages,
     links,
     restarts,
     restartReasons,
     warnings,
   };
+}
+
+function unifiedDiff(path: string, before: string, after: string): string {
+  return before === after ? '' : createTwoFilesPatch(path, path, before, after, '', '', { context: 3 });
 }

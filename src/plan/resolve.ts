@@ -17,6 +17,7 @@ export interface ResolvedSettings {
   issuers?: string[];
   audiences?: string[];
   roomCheck: boolean;
+  moderatorFromToken?: boolean;
 }
 
 export interface Resolution {
@@ -99,6 +100,7 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
       issuers: options.issuers,
       audiences: options.audiences,
       roomCheck: options.roomCheck,
+      moderatorFromToken: options.moderatorFromToken,
     },
   };
 }

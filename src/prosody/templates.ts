@@ -3,9 +3,9 @@
 // would HTML-escape `"` and `&`, corrupting Lua) and strict (a missing value
 // is an error, never an empty string); values are only ever rendered through
 // the Lua helpers below.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { templateDir } from '../template-dir.js';
 import Handlebars from 'handlebars';
 import { luaString, luaStringArray } from './lua-string.js';
 
@@ -40,34 +40,19 @@ handlebars.registerHelper('luaArray', (value: unknown) => {
 });
 handlebars.registerHelper('luaValue', (value: unknown) => luaLiteral(value as LuaTemplateValue));
 
-/**
- * The templates/prosody directory, found by walking up from this module: it is
- * two levels up when run from src/ (tsx, vitest) and three from dist/src/.
- */
-function findTemplateDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'templates', 'prosody');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('templates/prosody not found above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
-
-let templateDir: string | undefined;
+let loadedDir: string | undefined;
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 
 /** Loads the directory once; every template is also a partial (`{{> string-table}}`). */
 function loadTemplates(): string {
-  if (templateDir) return templateDir;
-  const dir = findTemplateDir();
+  if (loadedDir) return loadedDir;
+  const dir = templateDir('prosody');
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.hbs')) continue;
     // Partials are inlined where they are used: drop the file's final newline.
     handlebars.registerPartial(file.slice(0, -4), readFileSync(join(dir, file), 'utf8').replace(/\r?\n$/, ''));
   }
-  templateDir = dir;
+  loadedDir = dir;
   return dir;
 }
 

@@ -11,6 +11,8 @@ export interface TokenOptions {
   issuers?: string[];
   audiences?: string[];
   roomCheck: boolean;
+  /** token_affiliation + jicofo enable-auto-owner = false; undefined: leave as is */
+  moderatorFromToken?: boolean;
   allowWeakSecret: boolean;
 }
 

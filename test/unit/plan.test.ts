@@ -46,7 +46,7 @@ function plan(f: HostFacts, o: Partial<TokenOptions> = {}) {
 const converged = () => {
   const first = plan(facts());
   return facts({
-    domainFiles: [{ ...facts().domainFiles[0], text: first.file!.after, mode: '640', group: 'prosody' }],
+    domainFiles: [{ ...facts().domainFiles[0], text: first.files[0].after, mode: '640', group: 'prosody' }],
     packages: { prosody: { installed: true }, 'lua-sec': { installed: true }, 'lua-cjson': { installed: true }, 'lua-luaossl': { installed: true }, 'lua-basexx': { installed: true }, 'lua-inspect': { installed: true } },
     luaModules: { 'cjson.safe': true, 'openssl.hmac': true, basexx: true, inspect: true, ssl: true },
   });
@@ -57,8 +57,8 @@ describe('planTokenAuth', () => {
     const p = plan(facts());
     expect(p.packages).toEqual(['lua-cjson', 'lua-luaossl', 'lua-basexx', 'lua-inspect']);
     expect(p.links.map((l) => l.path)).toEqual(['/usr/local/share/lua/5.4/basexx.lua', '/usr/local/share/lua/5.4/inspect.lua']);
-    expect(p.file?.diff).toContain('+    authentication = "token" -- do not delete me');
-    expect(p.file?.mode).toEqual({ from: '644', to: '640' });
+    expect(p.files[0]?.diff).toContain('+    authentication = "token" -- do not delete me');
+    expect(p.files[0]?.mode).toEqual({ from: '644', to: '640' });
     expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
     expect(p.secretSource).toBe('given');
   });
@@ -78,14 +78,14 @@ describe('planTokenAuth', () => {
   it('generates a secret when neither the host nor the user has one', () => {
     const p = plan(facts(), { appSecret: undefined });
     expect(p.secretSource).toBe('generated');
-    expect(p.file?.after).toContain('generated-secret-');
+    expect(p.files[0]?.after).toContain('generated-secret-');
   });
 
   it('fixes permissions without restarting anything', () => {
     const f = converged();
     f.domainFiles[0].mode = '644';
     const p = plan(f);
-    expect(p.file?.mode).toEqual({ from: '644', to: '640' });
+    expect(p.files[0]?.mode).toEqual({ from: '644', to: '640' });
     expect(p.restarts).toEqual([]);
   });
 
@@ -93,7 +93,7 @@ describe('planTokenAuth', () => {
     const f = converged();
     f.domainFiles[0].mtime = 3000;
     const p = plan(f);
-    expect(p.file).toBeUndefined();
+    expect(p.files).toEqual([]);
     expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
     expect(p.restartReasons.join()).toMatch(/older than the file/);
   });

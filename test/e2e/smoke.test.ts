@@ -1,0 +1,147 @@
+// jitsi-jwt smoke and token on converged hosts of both suites: every case
+// behaves through the SSH tunnel as the sudo user; the smoke test fails,
+// naming the case, on a host left open, a secret that differs, room checks
+// switched off; moderators come from the token; and the same proof works at a
+// public https URL through nginx from Debian, as Jitsi's stock site proxies it.
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { jitsiJwt, sshFlags } from '../support/cli.js';
+import { attemptJoin, domainFile, restartProsody } from '../support/token-host.js';
+
+const DOMAIN = 'meet.test';
+const bed = new TestBed(`e2e-smoke-${process.pid}`);
+const appSecret = randomBytes(32).toString('base64url');
+const appId = 'smoke_backend';
+const NGINX_HOST = 'bookworm-1';
+
+beforeAll(async () => {
+  await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
+});
+
+afterAll(async () => {
+  await bed.down();
+});
+
+describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+  let host: HostRecord;
+  const target = () => `deploy@${host.address}`;
+
+  beforeAll(async () => {
+    host = await bed.host(name);
+    const applied = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--app-id', appId, '--moderator-from-token', '--yes', '--no-smoke'], {
+      env: { JITSI_JWT_APP_SECRET: appSecret },
+    });
+    expect(applied.stderr).toBe('');
+    expect(applied.exitCode).toBe(0);
+  });
+
+  it('passes every case through the SSH tunnel, with the secret read from the host', async () => {
+    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--json']);
+    expect(run.exitCode).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.cases.map((c: { name: string; ok: boolean; observed: string }) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
+      ['valid token', true, 'admitted'],
+      ['no token', true, 'refused at login'],
+      ['wrong secret', true, 'refused at login'],
+      ['expired token', true, 'refused at login'],
+      ['wrong room', true, 'refused at room join'],
+    ]);
+    expect(run.stdout).not.toContain(appSecret);
+  });
+
+  it('fails on a secret that differs from the host one, naming the case', async () => {
+    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed)], { env: { JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url') } });
+    expect(run.exitCode).toBe(EXIT.smokeFailed);
+    expect(run.stdout).toMatch(/FAIL valid token\s+expected admitted\s+refused at login: not-allowed/);
+  });
+
+  it('makes moderators of the tokens that say so, members of the rest', async () => {
+    expect((await bed.ssh(name, 'cat /etc/jitsi/jicofo/jicofo.conf')).stdout).toContain('jicofo.conference.enable-auto-owner = false');
+    const url = `http://${host.address}:5280/http-bind`;
+    const moderator = await jitsiJwt(['token', '--app-id', appId, '--domain', DOMAIN, '--room', 'Board', '--moderator', '--name', 'Chair'], { env: { JITSI_JWT_APP_SECRET: appSecret } });
+    expect(moderator.exitCode).toBe(0);
+    const chair = await attemptJoin({ url, domain: DOMAIN, room: 'board', token: moderator.stdout.trim() });
+    expect(chair.join).toMatchObject({ ok: true, detail: 'affiliation owner' });
+    const member = await jitsiJwt(['token', target(), ...sshFlags(bed), '--room', 'board']);
+    expect(member.exitCode).toBe(0);
+    const guest = await attemptJoin({ url, domain: DOMAIN, room: 'board', token: member.stdout.trim() });
+    expect(guest.join).toMatchObject({ ok: true, detail: 'affiliation member' });
+  });
+
+  it('fails when room checks are off but expected, naming the case', async () => {
+    const off = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--no-room-check', '--yes', '--no-smoke']);
+    expect(off.exitCode).toBe(0);
+    expect((await bed.ssh(name, `grep -c '^ *--"token_verification";' ${domainFile(DOMAIN)}`)).stdout).toBe('1');
+    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed)]);
+    expect(run.exitCode).toBe(EXIT.smokeFailed);
+    expect(run.stdout).toMatch(/FAIL wrong room\s+expected refused\s+admitted/);
+    expect((await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--no-room-check'])).exitCode).toBe(0);
+    expect((await jitsiJwt(['apply', target(), ...sshFlags(bed), '--yes', '--no-smoke'])).exitCode).toBe(0);
+  });
+
+  it('fails on a host left open to clients without a token, naming the case', async () => {
+    await bed.ssh(name, `sed -i 's/^    allow_empty_token = false$/    allow_empty_token = true/' ${domainFile(DOMAIN)}`);
+    await restartProsody(bed, name);
+    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed)]);
+    expect(run.exitCode).toBe(EXIT.smokeFailed);
+    expect(run.stdout).toMatch(/FAIL no token\s+expected refused\s+admitted/);
+    // apply puts it right again, and its own smoke test agrees.
+    const fixed = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--yes']);
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.stdout).toMatch(/ok\s+no token\s+expected refused/);
+  });
+});
+
+describe('at a public https URL through nginx', () => {
+  it('proves the same cases through nginx terminating TLS with a test CA', async () => {
+    const host = await bed.host(NGINX_HOST);
+    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'smoke-ca-'));
+    try {
+      const file = (n: string) => path.join(scratch, n);
+      await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=jitsi-jwt test CA', '-keyout', file('ca.key'), '-out', file('ca.pem')]);
+      await execa('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${DOMAIN}`, '-keyout', file('site.key'), '-out', file('site.csr')]);
+      await fs.writeFile(file('ext'), `subjectAltName=DNS:${DOMAIN}\n`);
+      await execa('openssl', ['x509', '-req', '-in', file('site.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('ext'), '-out', file('site.pem')]);
+      const site = `server {
+    listen ${host.address}:443 ssl;
+    server_name ${DOMAIN};
+    ssl_certificate /etc/ssl/${DOMAIN}.pem;
+    ssl_certificate_key /etc/ssl/${DOMAIN}.key;
+    location = /http-bind {
+        proxy_pass http://${host.address}:5280/http-bind;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header Host ${DOMAIN};
+    }
+    location = /xmpp-websocket {
+        proxy_pass http://${host.address}:5280/xmpp-websocket;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+        proxy_set_header Host ${DOMAIN};
+        tcp_nodelay on;
+    }
+}
+`;
+      await bed.ssh(NGINX_HOST, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null && rm -f /etc/nginx/sites-enabled/default');
+      await bed.ssh(NGINX_HOST, `cat > /etc/ssl/${DOMAIN}.pem`, { input: await fs.readFile(file('site.pem'), 'utf8') });
+      await bed.ssh(NGINX_HOST, `cat > /etc/ssl/${DOMAIN}.key && chmod 600 /etc/ssl/${DOMAIN}.key`, { input: await fs.readFile(file('site.key'), 'utf8') });
+      await bed.ssh(NGINX_HOST, `cat > /etc/nginx/sites-enabled/${DOMAIN}.conf && (service nginx restart || nginx) >/dev/null 2>&1 && sleep 0.5`, { input: site });
+
+      const args = ['smoke', '--url', `https://${host.address}/http-bind`, '--domain', DOMAIN, '--app-id', appId, '--ca', file('ca.pem')];
+      const run = await jitsiJwt(args, { env: { JITSI_JWT_APP_SECRET: appSecret } });
+      expect(run.stdout).toMatch(/ok\s+valid token\s+expected admitted\s+admitted/);
+      expect(run.exitCode).toBe(0);
+      const untrusted = await jitsiJwt(args.slice(0, -2), { env: { JITSI_JWT_APP_SECRET: appSecret } });
+      expect(untrusted.exitCode).toBe(EXIT.smokeFailed);
+      expect(untrusted.stdout).toMatch(/certificate/i);
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true });
+    }
+  });
+});
