@@ -146,8 +146,7 @@ wait_fresh() {
 }
 restart_one() {
 	before=$(service_pids "$1" | tr '\\n' ' ')
-	${ctl('restart')} >/tmp/jitsi-jwt-restart.log 2>&1
-	if wait_fresh "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
+	if ${ctl('restart')} >/tmp/jitsi-jwt-restart.log 2>&1 && wait_fresh "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
 	# The init script did not replace the process: stop it ourselves and start again.
 	${ctl('stop')} >>/tmp/jitsi-jwt-restart.log 2>&1
 	for p in $before; do kill -TERM "\${p%%:*}" 2>/dev/null; done
@@ -159,8 +158,7 @@ restart_one() {
 		i=$((i + 1)); sleep 0.5
 	done
 	for p in $before; do kill -KILL "\${p%%:*}" 2>/dev/null; done
-	${ctl('start')} >>/tmp/jitsi-jwt-restart.log 2>&1
-	if wait_fresh "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
+	if ${ctl('start')} >>/tmp/jitsi-jwt-restart.log 2>&1 && wait_fresh "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
 	echo "@@result $1 failed"
 	tail -n 5 /tmp/jitsi-jwt-restart.log | sed 's/^/@@log /'
 	return 1

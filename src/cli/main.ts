@@ -144,7 +144,7 @@ async function applyCommand(target: string | undefined, flags: CommonFlags & { y
           : () =>
               runSmoke(
                 { url: `http://${httpAddress}:5280/http-bind`, domain: plan.domain, openStream: () => connector.openTunnel(httpAddress, 5280) },
-                { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0] },
+                { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0], moderatorFromToken: settings.moderatorFromToken },
               ),
     });
     if (flags.json) {

@@ -10,6 +10,7 @@ import { setAutoOwner } from '../jicofo/jicofo-conf.js';
 export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
 
+const STALE_MARGIN_SECONDS = 2;
 export const CONFIG_MODE = '640';
 export const CONFIG_OWNER = 'root';
 export const CONFIG_GROUP = 'prosody';
@@ -145,7 +146,9 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   if (jicofoChanged) restartReasons.push("jicofo.conf changes");
   if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
   const prosody = facts.services.prosody;
-  if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt < domainFile.mtime) {
+  // Both times are whole seconds at best (boot time, file mtime): a margin keeps a
+  // restart in the same second as the write from looking stale.
+  if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt + STALE_MARGIN_SECONDS < domainFile.mtime) {
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }
   if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');

@@ -23,13 +23,15 @@ export interface SmokeExpectations {
   roomCheck: boolean;
   /** aud claim to sign with */
   audience?: string;
+  /** the server makes moderators from the token (mod_token_affiliation) */
+  moderatorFromToken?: boolean;
 }
 
-export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'expired token' | 'wrong room';
+export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token';
 
 export interface SmokeCase {
   name: CaseName;
-  expected: 'admitted' | 'refused';
+  expected: 'admitted' | 'refused' | 'owner' | 'member';
   /** what happened: admitted, or where and how it was refused */
   observed: string;
   ok: boolean;
@@ -42,7 +44,7 @@ export interface SmokeReport {
   seconds: number;
 }
 
-type Outcome = { admitted: true } | { admitted: false; at: 'sasl' | 'conference' | 'join'; answer: Extract<StepResult, { ok: false }> };
+type Outcome = { admitted: true; affiliation?: string } | { admitted: false; at: 'sasl' | 'conference' | 'join'; answer: Extract<StepResult, { ok: false }> };
 
 async function walk(target: SmokeTarget, token: string | undefined, room: string, timeoutMs: number): Promise<Outcome> {
   const client = new BoshClient({ url: target.url, domain: target.domain, token, openStream: target.openStream, insecure: target.insecure, ca: target.ca, timeoutMs });
@@ -56,14 +58,14 @@ async function walk(target: SmokeTarget, token: string | undefined, room: string
     if (!conference.ok) return { admitted: false, at: 'conference', answer: conference };
     const join = await client.join(roomJid, `jitsi-jwt-${randomBytes(3).toString('hex')}`);
     if (!join.ok) return { admitted: false, at: 'join', answer: join };
-    return { admitted: true };
+    return { admitted: true, affiliation: join.detail?.replace(/^affiliation /, '') };
   } finally {
     await client.close();
   }
 }
 
 function describe(outcome: Outcome): string {
-  if (outcome.admitted) return 'admitted';
+  if (outcome.admitted) return outcome.affiliation ? `admitted as ${outcome.affiliation}` : 'admitted';
   const { condition, text } = outcome.answer;
   const where = { sasl: 'at login', conference: 'by focus', join: 'at room join' }[outcome.at];
   return `refused ${where}: ${condition}${text ? ` (${text})` : ''}`;
@@ -91,14 +93,17 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
   const claims = { appId: expect.appId, room, sub: target.domain, aud: expect.audience, ttlSeconds: 120 };
   const cases: SmokeCase[] = [];
 
-  const check = async (name: CaseName, expected: 'admitted' | 'refused', attempt: () => Promise<Outcome>) => {
+  const check = async (name: CaseName, expected: SmokeCase['expected'], attempt: () => Promise<Outcome>) => {
     const caseStarted = Date.now();
     let observed: string;
     let ok: boolean;
     try {
       const outcome = await attempt();
       observed = describe(outcome);
-      ok = outcome.admitted === (expected === 'admitted');
+      ok =
+        expected === 'refused'
+          ? !outcome.admitted
+          : outcome.admitted && (expected === 'admitted' || outcome.affiliation === expected);
     } catch (error) {
       observed = `error: ${(error as Error).message}`;
       ok = false;
@@ -119,5 +124,13 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
   await check('wrong room', expect.roomCheck ? 'refused' : 'admitted', async () =>
     walk(target, await mintToken({ ...claims, appSecret: expect.appSecret }), otherRoom, timeoutMs),
   );
+  if (expect.moderatorFromToken) {
+    const moderatorRoom = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
+    const inRoom = { ...claims, room: moderatorRoom, appSecret: expect.appSecret };
+    await check('moderator token', 'owner', async () =>
+      walkWhenFocusIsBack(target, await mintToken({ ...inRoom, user: { moderator: true } }), moderatorRoom, timeoutMs, options.focusWaitMs ?? 30_000),
+    );
+    await check('plain token', 'member', async () => walk(target, await mintToken(inRoom), moderatorRoom, timeoutMs));
+  }
   return { ok: cases.every((c) => c.ok), cases, seconds: (Date.now() - started) / 1000 };
 }

@@ -34,7 +34,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
 
   beforeAll(async () => {
     host = await bed.host(name);
-    const applied = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--app-id', appId, '--moderator-from-token', '--yes', '--no-smoke'], {
+    const applied = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--app-id', appId, '--moderator-from-token', '--yes', '--no-smoke', '--json'], {
       env: { JITSI_JWT_APP_SECRET: appSecret },
     });
     expect(applied.stderr).toBe('');
@@ -42,15 +42,17 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   });
 
   it('passes every case through the SSH tunnel, with the secret read from the host', async () => {
-    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--json']);
+    const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--moderator-from-token', '--json']);
     expect(run.exitCode).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.cases.map((c: { name: string; ok: boolean; observed: string }) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
-      ['valid token', true, 'admitted'],
+      ['valid token', true, 'admitted as member'],
       ['no token', true, 'refused at login'],
       ['wrong secret', true, 'refused at login'],
       ['expired token', true, 'refused at login'],
       ['wrong room', true, 'refused at room join'],
+      ['moderator token', true, 'admitted as owner'],
+      ['plain token', true, 'admitted as member'],
     ]);
     expect(run.stdout).not.toContain(appSecret);
   });
