@@ -205,11 +205,14 @@ export class TestBed {
   /** Stops one host: SIGTERM to its init (services stop cleanly), SIGKILL after a grace period. */
   async stop(host: HostRecord): Promise<void> {
     const root = this.hostRoot(host.name);
+    // unshare holds SIGTERM while it waits: signal the host's init (its child) instead.
     if (host.unsharePid && isUnshareOf(host.unsharePid, root)) {
-      try {
-        process.kill(host.unsharePid, 'SIGTERM');
-      } catch {
-        /* already gone */
+      for (const pid of childrenOf(host.unsharePid)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
       }
     }
     const deadline = Date.now() + 15_000;
@@ -338,6 +341,14 @@ function isUnshareOf(pid: number, root: string): boolean {
     return cmdline[0]?.endsWith('unshare') === true && cmdline.includes(root);
   } catch {
     return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
 

@@ -58,7 +58,8 @@ async function walk(target: SmokeTarget, token: string | undefined, room: string
     if (!conference.ok) return { admitted: false, at: 'conference', answer: conference };
     const join = await client.join(roomJid, `jitsi-jwt-${randomBytes(3).toString('hex')}`);
     if (!join.ok) return { admitted: false, at: 'join', answer: join };
-    return { admitted: true, affiliation: join.detail?.replace(/^affiliation /, '') };
+    const affiliation = join.detail?.replace(/^affiliation /, '');
+    return { admitted: true, affiliation: affiliation === 'none' ? undefined : affiliation };
   } finally {
     await client.close();
   }
