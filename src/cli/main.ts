@@ -2,7 +2,6 @@
 // over SSH, and prove it. Commands, flags and exit codes live here; the work is
 // in facts/ (read), plan/ (decide) and apply/ (do).
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { JitsiJwtError } from '../errors.js';
@@ -14,6 +13,7 @@ import { renderPlan, renderReport, styleFor, summarisePlan, maskSecrets } from '
 import { readAndPlan, type CommonFlags } from './session.js';
 import type { Planned } from './session.js';
 import { addTokenCommand } from './token-command.js';
+import { confirm } from './prompt.js';
 import { addSmokeCommand } from './smoke-command.js';
 
 const env = (name: string) => `JITSI_JWT_${name}`;
@@ -47,7 +47,7 @@ function commonOptions(command: Command): Command {
     .addOption(new Option('--allow-empty-token', 'let clients without a token in (off: everyone needs a token)').env(env('ALLOW_EMPTY_TOKEN')))
     .addOption(new Option('--issuers <list>', 'accepted iss values, comma-separated (default: app_id)').env(env('ISSUERS')))
     .addOption(new Option('--audiences <list>', 'accepted aud values, comma-separated (default: any)').env(env('AUDIENCES')))
-    .addOption(new Option('--no-room-check', "do not enforce the token's room claim at room join (token_verification)"))
+    .addOption(new Option('--no-room-check', "do not enforce the token's room claim at room join (token_verification)").env(env('NO_ROOM_CHECK')))
     .addOption(new Option('--moderator-from-token', 'make token holders with context.user.moderator (or affiliation owner) moderators: token_affiliation, and Jicofo stops making the first joiner moderator').env(env('MODERATOR_FROM_TOKEN')))
     .addOption(new Option('--show-secret', 'show app_secret in the output (hidden by default)').env(env('SHOW_SECRET')));
 }
@@ -69,16 +69,6 @@ function planJson(planned: Planned, showSecret: boolean) {
     restartReasons: plan.restartReasons,
     warnings: plan.warnings,
   };
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
 }
 
 function describeEvent(event: ApplyEvent): string | undefined {

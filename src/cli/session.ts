@@ -11,6 +11,8 @@ import { planTokenAuth, type Plan } from '../plan/plan.js';
 import { resolveSettings, type ResolvedSettings } from '../plan/resolve.js';
 import { listOption, secretFromFileContent, type TokenOptions } from '../settings/settings.js';
 import { lockScript } from '../apply/scripts.js';
+import { SudoError } from '../connector/errors.js';
+import { askHidden, canAsk, confirm } from './prompt.js';
 
 /** Options as commander hands them over (flags, with JITSI_JWT_* environment fallbacks). */
 export interface CommonFlags {
@@ -73,13 +75,27 @@ export async function connect(target: string | undefined, flags: CommonFlags): P
     return connectLocal({ sudoPassword });
   }
   if (!target) throw new SettingsError('no target given', 'name the server: jitsi-jwt apply [user@]host[:port] (or an alias from ~/.ssh/config), or --local on the server itself');
-  return connectSsh(parseTarget(target), {
-    identityFile: flags.identity,
-    knownHostsFile: flags.knownHosts,
-    sshConfigFile: flags.sshConfig,
-    acceptNewHostKey: flags.acceptNewHostKey,
-    sudoPassword,
-  });
+  const interactive = canAsk() && !flags.json;
+  const open = (password: string | undefined) =>
+    connectSsh(parseTarget(target), {
+      identityFile: flags.identity,
+      knownHostsFile: flags.knownHosts,
+      sshConfigFile: flags.sshConfig,
+      acceptNewHostKey: flags.acceptNewHostKey,
+      confirmNewHostKey: interactive
+        ? (fingerprint, host) => confirm(`${host} is not in known_hosts. Its host key fingerprint is ${fingerprint}.\nTrust it and record it?`)
+        : undefined,
+      sudoPassword: password,
+    });
+  try {
+    return await open(sudoPassword);
+  } catch (error) {
+    // A sudo that wants a password, at a terminal: ask for it (never echoed) once.
+    if (interactive && sudoPassword === undefined && error instanceof SudoError && error.problem === 'password-required') {
+      return open(await askHidden(`sudo password for ${target}: `));
+    }
+    throw error;
+  }
 }
 
 export interface Planned {

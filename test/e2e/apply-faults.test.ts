@@ -158,3 +158,24 @@ EOF`,
     expect(JSON.parse(done.stdout).applied.smoke.ok).toBe(true);
   });
 });
+
+describe('a smoke test that fails after apply', () => {
+  it('rolls the host back, or keeps the new state with --no-rollback', async () => {
+    const name = 'bookworm-1';
+    await bed.reset([name]);
+    const host = await bed.host(name);
+    const stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+    // Jicofo runs but cannot log in, so nobody's room gets created.
+    await bed.ssh(name, `sed -i 's/^      password: .*/      password: "not-the-focus-password"/' /etc/jitsi/jicofo/jicofo.conf && service jicofo restart >/dev/null`);
+    const args = ['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults', '--yes'];
+    const rolledBack = await jitsiJwt(args, { env });
+    expect(rolledBack.exitCode).toBe(EXIT.rolledBack);
+    expect(rolledBack.stderr).toMatch(/smoke test failed[\s\S]*valid token: expected admitted, refused by focus/);
+    expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stockConfig);
+
+    const kept = await jitsiJwt([...args, '--no-rollback'], { env });
+    expect(kept.exitCode).toBe(EXIT.smokeFailed);
+    expect(kept.stdout).toMatch(/FAIL valid token/);
+    expect((await bed.ssh(name, `grep -c 'authentication = "token" -- do not delete me' ${domainFile(DOMAIN)}`)).stdout).toBe('1');
+  });
+});
