@@ -134,13 +134,13 @@ async function applyCommand(target: string | undefined, flags: CommonFlags & { y
           : () =>
               runSmoke(
                 { url: `http://${httpAddress}:5280/http-bind`, domain: plan.domain, openStream: () => connector.openTunnel(httpAddress, 5280) },
-                { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0], moderatorFromToken: settings.moderatorFromToken },
+                { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0], issuer: settings.issuers?.[0], moderatorFromToken: settings.moderatorFromToken },
               ),
     });
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...planJson(planned, showSecret), applied: report }, null, 2)}\n`);
     } else {
-      process.stdout.write(`\n${renderReport(report, plan, { showSecret, secret: settings.appSecret }, style)}\n`);
+      process.stdout.write(`\n${renderReport(report, plan, { showSecret, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n`);
     }
     if (report.smoke && !report.smoke.ok) return EXIT.smokeFailed;
     return EXIT.ok;

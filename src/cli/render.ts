@@ -81,7 +81,7 @@ export function renderSmoke(report: SmokeReport, style: Style): string {
   return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows].join('\n');
 }
 
-export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string }, style: Style): string {
+export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string }, style: Style): string {
   const out: string[] = [];
   if (!report.changed) {
     out.push(green(style, 'No changes made; nothing restarted.'));
@@ -93,7 +93,7 @@ export function renderReport(report: ApplyReport, plan: Plan, options: { showSec
   if (report.smoke) out.push('', renderSmoke(report.smoke, style));
   out.push('', bold(style, 'For your backend'));
   out.push(`  tokens: HS256, header typ "JWT"`);
-  out.push(`  claims: iss "${plan.appId}", aud "jitsi", sub "${plan.domain}", room "<room name>" (or "*"), exp a few minutes ahead`);
+  out.push(`  claims: iss "${options.issuer ?? plan.appId}", aud "${options.audience ?? 'jitsi'}", sub "${plan.domain}", room "<room name>" (or "*"), exp a few minutes ahead`);
   out.push(`  app_secret: in ${plan.configPath} on the host (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
   return out.join('\n');
 }

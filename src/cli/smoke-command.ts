@@ -55,6 +55,7 @@ async function smokeCommand(target: string | undefined, flags: SmokeFlags): Prom
       allowEmptyToken: options.allowEmptyToken,
       roomCheck: options.roomCheck,
       audience: options.audiences?.[0],
+      issuer: options.issuers?.[0],
       moderatorFromToken: options.moderatorFromToken,
     });
     if (flags.json) process.stdout.write(`${JSON.stringify({ domain, ...report }, null, 2)}\n`);

@@ -23,6 +23,8 @@ export interface SmokeExpectations {
   roomCheck: boolean;
   /** aud claim to sign with */
   audience?: string;
+  /** iss claim to sign with (default: app_id) */
+  issuer?: string;
   /** the server makes moderators from the token (mod_token_affiliation) */
   moderatorFromToken?: boolean;
 }
@@ -91,7 +93,7 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
   const timeoutMs = options.timeoutMs ?? 8_000;
   const room = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
   const otherRoom = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
-  const claims = { appId: expect.appId, room, sub: target.domain, aud: expect.audience, ttlSeconds: 120 };
+  const claims = { appId: expect.appId, room, sub: target.domain, aud: expect.audience, iss: expect.issuer, ttlSeconds: 120 };
   const cases: SmokeCase[] = [];
 
   const check = async (name: CaseName, expected: SmokeCase['expected'], attempt: () => Promise<Outcome>) => {
