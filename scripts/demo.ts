@@ -22,6 +22,12 @@ async function jitsiJwt(args: string[]): Promise<number> {
 }
 
 say(`Test host ${host.name} (${host.address}): Debian 12, Prosody with Jitsi's stock domain config for ${domain}, anonymous logins.`);
+if (process.argv.includes('--interactive')) {
+  say(`\n$ jitsi-jwt setup ${target} ${ssh.join(' ')}`);
+  const run = await execa('node', ['dist/cli/bin.js', 'setup', target, ...ssh], { stdio: 'inherit', reject: false });
+  say(`\nThe host keeps running: ${bed.sshCommand(host)}   (stop it: npm run testbed -- down --bed demo)`);
+  process.exit(run.exitCode ?? 1);
+}
 await jitsiJwt(['plan', target, ...ssh, '--app-id', 'demo_backend']);
 const applied = await jitsiJwt(['apply', target, ...ssh, '--app-id', 'demo_backend', '--yes']);
 await jitsiJwt(['apply', target, ...ssh, '--yes']);

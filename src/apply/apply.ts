@@ -23,6 +23,8 @@ export interface ApplyOptions {
   /** runs after the restarts; a failing report rolls the host back unless noRollback */
   smoke?: () => Promise<SmokeReport>;
   noRollback?: boolean;
+  /** asked between steps (Ctrl-C): true stops there and puts the host back */
+  shouldStop?: () => boolean;
   onEvent?: (event: ApplyEvent) => void;
   now?: Date;
 }
@@ -65,6 +67,9 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     }
     report.installed = plan.packages;
   }
+
+  const interrupted = () => new RolledBackError('interrupted', `interrupted on ${connector.label}; the host is back as it was`);
+  if (options.shouldStop?.()) throw new RolledBackError('interrupted', `interrupted on ${connector.label} before anything but packages changed; nothing else was touched`);
 
   const stamp = (options.now ?? new Date()).toISOString().replace(/[:.]/g, '-');
   const backupDir = `${BACKUP_ROOT}/${stamp}`;
@@ -111,6 +116,11 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     }
   }
 
+  if (options.shouldStop?.()) {
+    if (touchesFiles) await rollback(connector, facts, backupDir, [], 'interrupted', emit);
+    throw interrupted();
+  }
+
   if (plan.restarts.length > 0) {
     emit({ step: 'restart', services: plan.restarts });
     const result = await connector.run(restartScript(plan.restarts, facts.init), { timeoutMs: 180_000 });
@@ -128,6 +138,11 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
       }
       throw new RolledBackError('restart', `${reason}\nNo file was changed.`, `look at ${failed}'s log on the host`);
     }
+  }
+
+  if (options.shouldStop?.()) {
+    if (touchesFiles) await rollback(connector, facts, backupDir, plan.restarts, 'interrupted', emit);
+    throw interrupted();
   }
 
   if (options.smoke) {

@@ -43,6 +43,7 @@ const BY_CODE: Record<string, number> = {
 
 export function exitCodeFor(error: unknown): number {
   const code = (error as { code?: unknown })?.code;
+  if (code === 'rolled-back' && (error as { step?: string }).step === 'interrupted') return EXIT.interrupted;
   if (typeof code === 'string' && code in BY_CODE) return BY_CODE[code];
   if (error instanceof JitsiJwtError) return EXIT.failed;
   return EXIT.failed;

@@ -3,18 +3,12 @@
 // in facts/ (read), plan/ (decide) and apply/ (do).
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { JitsiJwtError } from '../errors.js';
-import { isEmpty } from '../plan/plan.js';
-import { prosodyHttpAddress } from '../facts/probe.js';
-import { runSmoke } from '../smoke/smoke.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
-import { renderPlan, renderReport, styleFor, summarisePlan, maskSecrets } from './render.js';
-import { readAndPlan, type CommonFlags } from './session.js';
-import type { Planned } from './session.js';
+import { exitCodeFor } from './exit-codes.js';
+import { applyFromFlags, planCommand } from './apply-command.js';
 import { addTokenCommand } from './token-command.js';
-import { confirm } from './prompt.js';
 import { addSmokeCommand } from './smoke-command.js';
+import { addSetupCommand } from './setup-command.js';
 
 const env = (name: string) => `JITSI_JWT_${name}`;
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -52,103 +46,6 @@ function commonOptions(command: Command): Command {
     .addOption(new Option('--show-secret', 'show app_secret in the output (hidden by default)').env(env('SHOW_SECRET')));
 }
 
-function planJson(planned: Planned, showSecret: boolean) {
-  const { plan } = planned;
-  return {
-    host: planned.connector.label,
-    domain: plan.domain,
-    appId: plan.appId,
-    secretSource: plan.secretSource,
-    ...(showSecret ? { appSecret: planned.settings.appSecret } : {}),
-    converged: isEmpty(plan),
-    changes: summarisePlan(plan),
-    files: plan.files.map((file) => ({ path: file.path, purpose: file.purpose, diff: showSecret ? file.diff : maskSecrets(file.diff), mode: file.mode, owner: file.owner })),
-    packages: plan.packages,
-    links: plan.links,
-    restarts: plan.restarts,
-    restartReasons: plan.restartReasons,
-    warnings: plan.warnings,
-  };
-}
-
-function describeEvent(event: ApplyEvent): string | undefined {
-  switch (event.step) {
-    case 'install':
-      return `installing ${event.packages.join(', ')}`;
-    case 'write':
-      return `backing up to ${event.backupDir}, writing, checking the config`;
-    case 'restart':
-      return `restarting ${event.services.join(', ')}`;
-    case 'smoke':
-      return 'smoke-testing with fresh tokens';
-    case 'rollback':
-      return `rolling back: ${event.reason}`;
-    default:
-      return undefined;
-  }
-}
-
-async function planCommand(target: string | undefined, flags: CommonFlags & { detailedExitcode?: boolean }): Promise<number> {
-  const planned = await readAndPlan(target, flags);
-  try {
-    const showSecret = Boolean(flags.showSecret);
-    if (flags.json) process.stdout.write(`${JSON.stringify(planJson(planned, showSecret), null, 2)}\n`);
-    else process.stdout.write(`${renderPlan(planned.plan, planned.connector.label, { showSecret }, styleFor(process.stdout))}\n`);
-    return flags.detailedExitcode && !isEmpty(planned.plan) ? EXIT.changesPending : EXIT.ok;
-  } finally {
-    await planned.release();
-  }
-}
-
-async function applyCommand(target: string | undefined, flags: CommonFlags & { yes?: boolean; rollback?: boolean; smoke?: boolean; dpkgLockTimeout?: string }): Promise<number> {
-  const planned = await readAndPlan(target, flags);
-  const style = styleFor(process.stdout);
-  const showSecret = Boolean(flags.showSecret);
-  const progress = (line: string) => {
-    if (!flags.json) process.stderr.write(`→ ${line}\n`);
-  };
-  try {
-    const { plan, connector, facts, settings } = planned;
-    if (!flags.json) process.stdout.write(`${renderPlan(plan, connector.label, { showSecret }, style)}\n`);
-    if (!isEmpty(plan) && !flags.yes) {
-      if (!process.stdin.isTTY) {
-        process.stderr.write('apply changes a server: confirm with --yes when there is no terminal to ask on\n');
-        return EXIT.badInput;
-      }
-      if (!(await confirm(`Apply these changes to ${connector.label}?`))) {
-        process.stderr.write('Nothing changed.\n');
-        return EXIT.ok;
-      }
-    }
-    const httpAddress = prosodyHttpAddress(facts) ?? '127.0.0.1';
-    const report = await applyPlan(connector, facts, plan, {
-      dpkgLockTimeoutSeconds: Number(flags.dpkgLockTimeout ?? 120),
-      noRollback: flags.rollback === false,
-      onEvent: (event) => {
-        const line = describeEvent(event);
-        if (line) progress(line);
-      },
-      smoke:
-        flags.smoke === false
-          ? undefined
-          : () =>
-              runSmoke(
-                { url: `http://${httpAddress}:5280/http-bind`, domain: plan.domain, openStream: () => connector.openTunnel(httpAddress, 5280) },
-                { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0], issuer: settings.issuers?.[0], moderatorFromToken: settings.moderatorFromToken },
-              ),
-    });
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ ...planJson(planned, showSecret), applied: report }, null, 2)}\n`);
-    } else {
-      process.stdout.write(`\n${renderReport(report, plan, { showSecret, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n`);
-    }
-    if (report.smoke && !report.smoke.ok) return EXIT.smokeFailed;
-    return EXIT.ok;
-  } finally {
-    await planned.release();
-  }
-}
-
 export function buildProgram(): Command {
   const program = new Command('jitsi-jwt')
     .description('Secure a self-hosted Jitsi Meet server with JWT token authentication over SSH, and prove it works.')
@@ -170,11 +67,12 @@ export function buildProgram(): Command {
     .option('--no-smoke', 'skip the smoke test after applying')
     .addOption(new Option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish').default('120').env(env('DPKG_LOCK_TIMEOUT')))
     .action(async (target, flags) => {
-      process.exitCode = await applyCommand(target, flags);
+      process.exitCode = await applyFromFlags(target, flags);
     });
 
   addTokenCommand(program, (command) => credentialOptions(connectionOptions(command)));
   addSmokeCommand(program, commonOptions);
+  addSetupCommand(program, commonOptions);
   return program;
 }
 

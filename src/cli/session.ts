@@ -2,7 +2,7 @@
 // resolve the settings against it and plan.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Connector } from '../connector/types.js';
+import type { Connector, HeldScript } from '../connector/types.js';
 import { connectSsh, parseTarget } from '../connector/ssh.js';
 import { connectLocal } from '../connector/local.js';
 import { LockHeldError, SettingsError } from '../errors.js';
@@ -98,32 +98,25 @@ export async function connect(target: string | undefined, flags: CommonFlags): P
   }
 }
 
-export interface Planned {
+export interface OpenHost {
   connector: Connector;
   facts: HostFacts;
-  settings: ResolvedSettings;
-  plan: Plan;
+  /** releases the host's lock and closes the connection */
   release(): Promise<void>;
 }
 
-/** Connects, takes the host's lock, reads the host and plans. The caller must release(). */
-export async function readAndPlan(target: string | undefined, flags: CommonFlags): Promise<Planned> {
-  const options = await tokenOptions(flags);
+/** Connects, takes the host's lock and reads the host. The caller must release(). */
+export async function openHost(target: string | undefined, flags: CommonFlags): Promise<OpenHost> {
   const connector = await connect(target, flags);
-  let lock: { firstLine: string; release(): Promise<void> } | undefined;
+  let lock: HeldScript | undefined;
   try {
     const held = await connector.hold(lockScript());
     lock = held;
     if (held.firstLine.trim() !== 'locked') throw new LockHeldError(connector.label);
-    const probe = await connector.run(probeScript());
-    const facts = parseFacts(probe.stdout);
-    const { settings, domainFile } = resolveSettings(facts, options, () => randomBytes(32).toString('base64url'));
-    const plan = planTokenAuth(facts, settings, domainFile);
+    const facts = parseFacts((await connector.run(probeScript())).stdout);
     return {
       connector,
       facts,
-      settings,
-      plan,
       release: async () => {
         await held.release().catch(() => {});
         await connector.close().catch(() => {});
@@ -132,6 +125,32 @@ export async function readAndPlan(target: string | undefined, flags: CommonFlags
   } catch (error) {
     await lock?.release().catch(() => {});
     await connector.close().catch(() => {});
+    throw error;
+  }
+}
+
+export interface Planned extends OpenHost {
+  settings: ResolvedSettings;
+  plan: Plan;
+}
+
+export function planOn(host: OpenHost, options: TokenOptions): Planned {
+  const { settings, domainFile } = resolveSettings(host.facts, options, newSecret);
+  return { ...host, settings, plan: planTokenAuth(host.facts, settings, domainFile) };
+}
+
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Connects, takes the host's lock, reads the host and plans. The caller must release(). */
+export async function readAndPlan(target: string | undefined, flags: CommonFlags): Promise<Planned> {
+  const options = await tokenOptions(flags);
+  const host = await openHost(target, flags);
+  try {
+    return planOn(host, options);
+  } catch (error) {
+    await host.release();
     throw error;
   }
 }

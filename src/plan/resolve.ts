@@ -36,6 +36,48 @@ function parse(file: DomainFile): DomainConfig {
   }
 }
 
+export interface JitsiDomain {
+  domain: string;
+  file: DomainFile;
+  config: DomainConfig;
+}
+
+/** The Jitsi domains configured on the host, with the file each lives in. */
+export function jitsiDomains(facts: HostFacts): JitsiDomain[] {
+  return facts.domainFiles.flatMap((file) => {
+    const config = parse(file);
+    return jitsiDomainCandidates(config).map((domain) => ({ domain, file, config }));
+  });
+}
+
+export interface CurrentTokenState {
+  tokenAuth: boolean;
+  appId?: string;
+  appSecret?: string;
+  allowEmptyToken: boolean;
+  roomCheck: boolean;
+  moderatorFromToken: boolean;
+  issuers?: string[];
+  audiences?: string[];
+}
+
+/** What a domain's config says about token authentication now. */
+export function currentTokenState({ config, domain }: JitsiDomain): CurrentTokenState {
+  const reading = readTokenConfig(config, domain);
+  const active = reading.conferenceModules?.active ?? [];
+  const list = (value: LuaValue | undefined) => (Array.isArray(value) ? value : undefined);
+  return {
+    tokenAuth: reading.authentication === 'token',
+    appId: plainString(reading.appId),
+    appSecret: plainString(reading.appSecret),
+    allowEmptyToken: reading.allowEmptyToken === true,
+    roomCheck: active.includes('token_verification'),
+    moderatorFromToken: active.includes('token_affiliation'),
+    issuers: list(reading.asapAcceptedIssuers),
+    audiences: list(reading.asapAcceptedAudiences),
+  };
+}
+
 function plainString(value: LuaValue | undefined): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -44,8 +86,7 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
   if (!facts.packages.prosody?.installed && facts.domainFiles.length === 0) {
     throw new HostStateError('Prosody is not installed on this host', 'install Jitsi Meet (jitsi-meet-prosody) first, then run again');
   }
-  const parsed = facts.domainFiles.map((file) => ({ file, config: parse(file) }));
-  const candidates = parsed.flatMap(({ file, config }) => jitsiDomainCandidates(config).map((domain) => ({ domain, file, config })));
+  const candidates = jitsiDomains(facts);
   if (candidates.length === 0) {
     throw new HostStateError(
       'no Jitsi domain config found in /etc/prosody/conf.d/ (a VirtualHost with a conference MUC)',
@@ -67,8 +108,7 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
     );
   }
 
-  const reading = readTokenConfig(chosen.config, chosen.domain);
-  const current = { appId: plainString(reading.appId), appSecret: plainString(reading.appSecret) };
+  const current = currentTokenState(chosen);
   const appIdText = options.appId ?? current.appId;
   if (!appIdText) {
     throw new SettingsError(`${chosen.domain} has no app_id yet`, 'give one with --app-id (the iss your backend signs tokens with), e.g. --app-id my_backend');
@@ -77,7 +117,10 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
 
   let appSecret: string;
   let secretSource: ResolvedSettings['secretSource'];
-  if (options.appSecret !== undefined) {
+  if (options.newSecret) {
+    appSecret = generateSecret();
+    secretSource = 'generated';
+  } else if (options.appSecret !== undefined) {
     appSecret = validateSecret(options.appSecret, options.allowWeakSecret);
     secretSource = current.appSecret === appSecret ? 'kept' : 'given';
   } else if (current.appSecret) {

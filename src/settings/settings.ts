@@ -7,6 +7,8 @@ export interface TokenOptions {
   appId?: string;
   /** given through --app-secret-file or JITSI_JWT_APP_SECRET, never argv */
   appSecret?: string;
+  /** a fresh secret even where the host has one (rotation) */
+  newSecret?: boolean;
   allowEmptyToken: boolean;
   issuers?: string[];
   audiences?: string[];

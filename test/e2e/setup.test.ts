@@ -1,0 +1,133 @@
+// jitsi-jwt setup driven in a pseudo-terminal against real test hosts: a fresh
+// host set up with Enter and a few answers ends converged and proven, a re-run
+// shows the host's choices, and Ctrl-C at the confirmation changes nothing.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { mintToken } from '../../src/token/mint.js';
+import { jitsiJwt, sshFlags } from '../support/cli.js';
+import { KEY, Terminal } from '../support/terminal.js';
+import { attemptJoin, domainFile } from '../support/token-host.js';
+
+const DOMAIN = 'meet.test';
+const bed = new TestBed(`e2e-setup-${process.pid}`);
+let scratch: string;
+
+beforeAll(async () => {
+  await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'setup-'));
+});
+
+afterAll(async () => {
+  await bed.down();
+  await fs.rm(scratch, { recursive: true, force: true });
+});
+
+describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+  let host: HostRecord;
+  const setup = (knownHosts = bed.knownHostsFile) =>
+    new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', knownHosts], { HOME: scratch });
+
+  beforeAll(async () => {
+    host = await bed.host(name);
+  });
+
+  it('leaves the host byte-for-byte untouched on Ctrl-C at the confirmation', async () => {
+    const snapshot = 'md5sum /etc/prosody/conf.avail/* /etc/jitsi/jicofo/jicofo.conf; dpkg -l | md5sum; ls /var/backups/jitsi-jwt 2>/dev/null | wc -l; cat /run/prosody/prosody.pid';
+    const before = (await bed.ssh(name, snapshot)).stdout;
+    const t = setup();
+    await t.waitFor(/app_id/);
+    await t.type(KEY.enter);
+    await t.waitFor(/app_secret/);
+    await t.type(KEY.enter);
+    for (const question of [/Admit a token only/, /Make moderators/, /Advanced/]) {
+      await t.waitFor(question);
+      await t.type(KEY.enter);
+    }
+    await t.waitFor(/Apply these changes/);
+    await t.type(KEY.ctrlC);
+    expect(await t.exitCode()).toBe(EXIT.interrupted);
+    expect(t.screen).toContain('nothing changed');
+    expect((await bed.ssh(name, snapshot)).stdout).toBe(before);
+  });
+
+  it('sets up a fresh host with Enter and a few answers: converged, proven, secret saved', async () => {
+    // An unknown host key is shown and recorded only after a yes.
+    const knownHosts = path.join(scratch, `known_hosts-${name}`);
+    await fs.writeFile(knownHosts, '');
+    const secretFile = path.join(scratch, `${name}.app_secret`);
+    const t = setup(knownHosts);
+    await t.waitFor(/is not in known_hosts\. Its host key fingerprint is SHA256:/);
+    await t.type('y', KEY.enter);
+    await t.waitFor(/app_id/);
+    await t.type(...'e2e_backend', KEY.enter);
+    await t.waitFor(/app_secret/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Admit a token only to the room it names/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Make moderators from the token/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Advanced/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Apply these changes/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Save app_secret to a local file/);
+    await t.type('y');
+    await t.waitFor(/File/);
+    await t.type(...secretFile, KEY.enter);
+    expect(await t.exitCode()).toBe(0);
+    expect(t.screen).toMatch(/ok\s+valid token\s+expected admitted\s+admitted/);
+    expect(t.screen).toMatch(/ok\s+wrong room\s+expected refused\s+refused at room join/);
+    expect(t.screen).toContain(`meeting URL: https://${DOMAIN}/jitsi-jwt-test?jwt=`);
+    expect(t.screen).toContain('new JitsiMeetExternalAPI(');
+    expect(await fs.readFile(knownHosts, 'utf8')).toContain(host.address);
+
+    const stat = await fs.stat(secretFile);
+    expect(stat.mode & 0o777).toBe(0o600);
+    const secret = (await fs.readFile(secretFile, 'utf8')).trim();
+    expect(t.screen).not.toContain(secret);
+    expect((await bed.ssh(name, `grep -c 'app_id="e2e_backend"' ${domainFile(DOMAIN)}`)).stdout).toBe('1');
+    const token = await mintToken({ appId: 'e2e_backend', appSecret: secret, room: 'after-setup', sub: DOMAIN });
+    const joined = await attemptJoin({ url: `http://${host.address}:5280/http-bind`, domain: DOMAIN, room: 'after-setup', token });
+    expect(joined.join?.ok).toBe(true);
+    expect((await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--detailed-exitcode'])).exitCode).toBe(0);
+  });
+
+  it('shows the converged choices on a re-run and leaves the host alone', async () => {
+    const pid = (await bed.ssh(name, 'cat /run/prosody/prosody.pid')).stdout;
+    const t = setup();
+    await t.waitFor(/already uses token authentication: app_id e2e_backend, room checks on, clients without a token refused, moderators by Jicofo/);
+    await t.waitFor(/Leave it as it is/);
+    await t.type(KEY.enter);
+    expect(await t.exitCode()).toBe(0);
+    expect(t.screen).toContain('Nothing changed.');
+    expect((await bed.ssh(name, 'cat /run/prosody/prosody.pid')).stdout).toBe(pid);
+  });
+});
+
+it('without a terminal, names what is missing instead of asking', async () => {
+  const run = await jitsiJwt(['setup'], { env: { JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url') } });
+  expect(run.exitCode).toBe(EXIT.badInput);
+  expect(run.stderr).toContain('setup has no terminal to ask on; give TARGET and --yes');
+});
+
+it('stops at a safe point on Ctrl-C during apply and leaves the host as it was', async () => {
+  const name = 'bookworm-1';
+  await bed.reset([name]);
+  const host = await bed.host(name);
+  const stock = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+  const t = new Terminal(['apply', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--app-id', 'interrupted', '--yes'], {
+    HOME: scratch,
+    JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url'),
+  });
+  await t.waitFor(/→ installing/);
+  await t.type(KEY.ctrlC);
+  expect(await t.exitCode()).toBe(EXIT.interrupted);
+  expect(t.screen).toMatch(/interrupted: finishing the current step, then putting the host back as it was/);
+  expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stock);
+  expect((await bed.ssh(name, 'ls /var/backups/jitsi-jwt 2>/dev/null | wc -l')).stdout).toBe('0');
+});
