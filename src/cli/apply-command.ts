@@ -8,6 +8,7 @@ import { EXIT } from './exit-codes.js';
 import { renderPlan, renderReport, styleFor, summarisePlan, maskSecrets } from './render.js';
 import { readAndPlan, type CommonFlags, type Planned } from './session.js';
 import { confirm } from './prompt.js';
+import { Progress } from './progress.js';
 
 function planJson(planned: Planned, showSecret: boolean) {
   const { plan } = planned;
@@ -70,13 +71,16 @@ export async function executePlan(planned: Planned, flags: ApplyFlags, extra: { 
   const style = styleFor(process.stdout);
   const showSecret = Boolean(flags.showSecret);
   const httpAddress = prosodyHttpAddress(facts) ?? '127.0.0.1';
+  const progress = new Progress();
   const report = await applyPlan(connector, facts, plan, {
     dpkgLockTimeoutSeconds: Number(flags.dpkgLockTimeout ?? 120),
     noRollback: flags.rollback === false,
     shouldStop: extra.shouldStop,
     onEvent: (event) => {
       const line = describeEvent(event);
-      if (line && !flags.json) process.stderr.write(`→ ${line}\n`);
+      if (flags.json) return;
+      if (line) progress.step(line);
+      else progress.finish(true);
     },
     smoke:
       flags.smoke === false
@@ -86,7 +90,11 @@ export async function executePlan(planned: Planned, flags: ApplyFlags, extra: { 
               { url: `http://${httpAddress}:5280/http-bind`, domain: plan.domain, openStream: () => connector.openTunnel(httpAddress, 5280) },
               { appId: settings.appId, appSecret: settings.appSecret, allowEmptyToken: settings.allowEmptyToken, roomCheck: settings.roomCheck, audience: settings.audiences?.[0], issuer: settings.issuers?.[0], moderatorFromToken: settings.moderatorFromToken },
             ),
+  }).catch((error: unknown) => {
+    progress.finish(false);
+    throw error;
   });
+  progress.finish(true);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ ...planJson(planned, showSecret), applied: report }, null, 2)}\n`);
   } else {

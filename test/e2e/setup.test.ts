@@ -124,7 +124,7 @@ it('stops at a safe point on Ctrl-C during apply and leaves the host as it was',
     HOME: scratch,
     JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url'),
   });
-  await t.waitFor(/→ installing/);
+  await t.waitFor(/installing lua-cjson/);
   await t.type(KEY.ctrlC);
   expect(await t.exitCode()).toBe(EXIT.interrupted);
   expect(t.screen).toMatch(/interrupted: finishing the current step, then putting the host back as it was/);
