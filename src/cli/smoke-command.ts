@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SettingsError } from '../errors.js';
 import { parseFacts, probeScript, prosodyHttpAddress } from '../facts/probe.js';
-import { resolveSettings } from '../plan/resolve.js';
+import { currentTokenState, jitsiDomains, resolveSettings } from '../plan/resolve.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { runSmoke, type SmokeTarget } from '../smoke/smoke.js';
 import { EXIT } from './exit-codes.js';
@@ -30,6 +30,9 @@ async function smokeCommand(target: string | undefined, flags: SmokeFlags): Prom
       connector = await connect(target, flags);
       const host = connector;
       const facts = parseFacts((await host.run(probeScript())).stdout);
+      const domainConfig = jitsiDomains(facts).find((d) => !options.domain || d.domain === options.domain);
+      // Moderator cases are extra checks: run them wherever the host makes moderators from the token.
+      if (domainConfig && options.moderatorFromToken === undefined && currentTokenState(domainConfig).moderatorFromToken) options.moderatorFromToken = true;
       const { settings } = resolveSettings(facts, { ...options }, () => {
         throw new SettingsError('the host has no app_secret: it does not use token authentication yet', 'run jitsi-jwt apply on it first');
       });

@@ -62,7 +62,7 @@ export class BoshClient {
   private sid?: string;
   private inbox: Element[] = [];
   private readonly timeoutMs: number;
-  private readonly wait = 5;
+  private readonly wait = 2;
   jid?: string;
 
   constructor(private readonly options: BoshOptions) {
@@ -96,6 +96,9 @@ export class BoshClient {
           method: 'POST',
           headers: {
             Host: this.options.hostHeader ?? this.options.domain,
+            // Current plugins may take the token only from this header (token in
+            // the URL switched off); older ones read only the query parameter.
+            ...(this.options.token !== undefined ? { Authorization: `Bearer ${this.options.token}` } : {}),
             'Content-Type': 'text/xml; charset=utf-8',
             'Content-Length': Buffer.byteLength(body),
           },
@@ -201,16 +204,26 @@ export class BoshClient {
     return ready === 'true' ? { ok: true } : { ok: false, condition: 'not-ready', text: `focus answered ready='${ready}'`, stanza: answer.toString() };
   }
 
-  /** Joins a MUC room; success is the self-presence (status 110). */
-  async join(roomJid: string, nick: string): Promise<StepResult> {
+  /**
+   * Joins a MUC room; success is the self-presence (status 110). With
+   * `settleMs`, later self-presences in that window update the affiliation:
+   * some plugins grant it only after the join (muc-occupant-joined).
+   */
+  async join(roomJid: string, nick: string, options: { settleMs?: number } = {}): Promise<StepResult> {
     const occupant = `${roomJid}/${nick}`;
+    const fromRoom = (el: Element) => localName(el) === 'presence' && el.attrs.from?.toLowerCase().startsWith(roomJid.toLowerCase());
     await this.exchange(`<presence to='${escapeAttr(occupant)}'><x xmlns='${NS.muc}'/></presence>`);
-    const answer = await this.until(
-      (el) => localName(el) === 'presence' && (el.attrs.type === 'error' || this.isSelfPresence(el)) && el.attrs.from?.toLowerCase().startsWith(roomJid.toLowerCase()),
-      `the answer to joining ${roomJid}`,
-    );
+    const answer = await this.until((el) => fromRoom(el) && (el.attrs.type === 'error' || this.isSelfPresence(el)), `the answer to joining ${roomJid}`);
     if (answer.attrs.type === 'error') return { ok: false, ...refusalOf(answer.getChild('error'), answer) };
-    const affiliation = answer.getChild('x', NS.mucUser)?.getChild('item')?.attrs.affiliation as string | undefined;
+    const affiliationOf = (el: Element) => el.getChild('x', NS.mucUser)?.getChild('item')?.attrs.affiliation as string | undefined;
+    let affiliation = affiliationOf(answer);
+    const settleUntil = Date.now() + (options.settleMs ?? 0);
+    while (Date.now() < settleUntil) {
+      await this.exchange('');
+      for (let i = this.inbox.findIndex((el) => fromRoom(el) && this.isSelfPresence(el)); i >= 0; i = this.inbox.findIndex((el) => fromRoom(el) && this.isSelfPresence(el))) {
+        affiliation = affiliationOf(this.inbox.splice(i, 1)[0]) ?? affiliation;
+      }
+    }
     return { ok: true, detail: affiliation ? `affiliation ${affiliation}` : undefined };
   }
 
