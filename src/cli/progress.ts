@@ -5,8 +5,8 @@ import { green, red, styleFor } from './render.js';
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export class Progress {
-  private readonly live = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
   private readonly style = styleFor(process.stderr);
+  private readonly live = this.style.color;
   private current?: { label: string; started: number };
   private timer?: NodeJS.Timeout;
   private frame = 0;

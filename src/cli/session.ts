@@ -8,7 +8,7 @@ import { connectLocal } from '../connector/local.js';
 import { LockHeldError, SettingsError } from '../errors.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
 import { planTokenAuth, type Plan } from '../plan/plan.js';
-import { resolveSettings, type ResolvedSettings } from '../plan/resolve.js';
+import { chooseDomain, currentTokenState, resolveSettings, type ResolvedSettings } from '../plan/resolve.js';
 import { listOption, secretFromFileContent, type TokenOptions } from '../settings/settings.js';
 import { lockScript } from '../apply/scripts.js';
 import { SudoError } from '../connector/errors.js';
@@ -96,6 +96,26 @@ export async function connect(target: string | undefined, flags: CommonFlags): P
     }
     throw error;
   }
+}
+
+export interface HostCredentials {
+  domain: string;
+  appId: string;
+  appSecret: string;
+  /** the host makes moderators from the token (token_affiliation) */
+  moderatorFromToken: boolean;
+  facts: HostFacts;
+}
+
+/** What a token-secured host signs with, read without changing anything (token and smoke). */
+export async function readHostCredentials(connector: Connector, requestedDomain?: string): Promise<HostCredentials> {
+  const facts = parseFacts((await connector.run(probeScript())).stdout);
+  const chosen = chooseDomain(facts, requestedDomain);
+  const current = currentTokenState(chosen);
+  if (!current.tokenAuth || !current.appId || !current.appSecret) {
+    throw new SettingsError(`${chosen.domain} on ${connector.label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
+  }
+  return { domain: chosen.domain, appId: current.appId, appSecret: current.appSecret, moderatorFromToken: current.moderatorFromToken, facts };
 }
 
 export interface OpenHost {

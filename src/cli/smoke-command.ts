@@ -3,13 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SettingsError } from '../errors.js';
-import { parseFacts, probeScript, prosodyHttpAddress } from '../facts/probe.js';
-import { currentTokenState, jitsiDomains, resolveSettings } from '../plan/resolve.js';
+import { prosodyHttpAddress } from '../facts/probe.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { runSmoke, type SmokeTarget } from '../smoke/smoke.js';
 import { EXIT } from './exit-codes.js';
 import { renderSmoke, styleFor } from './render.js';
-import { connect, tokenOptions, type CommonFlags } from './session.js';
+import { connect, readHostCredentials, tokenOptions, type CommonFlags } from './session.js';
 import type { Connector } from '../connector/types.js';
 
 interface SmokeFlags extends CommonFlags {
@@ -29,16 +28,14 @@ async function smokeCommand(target: string | undefined, flags: SmokeFlags): Prom
     if (target || flags.local) {
       connector = await connect(target, flags);
       const host = connector;
-      const facts = parseFacts((await host.run(probeScript())).stdout);
-      const domainConfig = jitsiDomains(facts).find((d) => !options.domain || d.domain === options.domain);
+      const credentials = await readHostCredentials(host, options.domain);
+      // What the user gave wins over what the host has (e.g. proving a host refuses another secret).
+      appId ??= credentials.appId;
+      appSecret ??= credentials.appSecret;
+      domain = credentials.domain;
       // Moderator cases are extra checks: run them wherever the host makes moderators from the token.
-      if (domainConfig && options.moderatorFromToken === undefined && currentTokenState(domainConfig).moderatorFromToken) options.moderatorFromToken = true;
-      const { settings } = resolveSettings(facts, { ...options }, () => {
-        throw new SettingsError('the host has no app_secret: it does not use token authentication yet', 'run jitsi-jwt apply on it first');
-      });
-      appId = settings.appId;
-      appSecret = settings.appSecret;
-      domain = settings.domain;
+      options.moderatorFromToken ??= credentials.moderatorFromToken || undefined;
+      const facts = credentials.facts;
       const address = prosodyHttpAddress(facts) ?? '127.0.0.1';
       smokeTarget = { url: `http://${address}:5280/http-bind`, domain, openStream: () => host.openTunnel(address, 5280) };
     }

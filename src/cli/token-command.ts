@@ -3,13 +3,11 @@
 import { Command, Option } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { SettingsError } from '../errors.js';
-import { parseFacts, probeScript } from '../facts/probe.js';
-import { resolveSettings } from '../plan/resolve.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { mintToken, type TokenUser } from '../token/mint.js';
 import { normaliseRoom } from '../token/room.js';
 import { EXIT } from './exit-codes.js';
-import { connect, tokenOptions, type CommonFlags } from './session.js';
+import { connect, readHostCredentials, tokenOptions, type CommonFlags } from './session.js';
 
 interface TokenFlags extends CommonFlags {
   room?: string;
@@ -76,13 +74,11 @@ async function tokenCommand(target: string | undefined, flags: TokenFlags): Prom
   if (target || flags.local) {
     const connector = await connect(target, flags);
     try {
-      const facts = parseFacts((await connector.run(probeScript())).stdout);
-      const { settings } = resolveSettings(facts, { ...options, roomCheck: true }, () => {
-        throw new SettingsError(`the host has no app_secret yet`, 'run jitsi-jwt apply on it first');
-      });
-      appId = settings.appId;
-      appSecret = settings.appSecret;
-      domain = settings.domain;
+      const host = await readHostCredentials(connector, options.domain);
+      // What the user gave wins over what the host has.
+      appId ??= host.appId;
+      appSecret ??= host.appSecret;
+      domain = host.domain;
     } finally {
       await connector.close();
     }

@@ -82,7 +82,8 @@ function plainString(value: LuaValue | undefined): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-export function resolveSettings(facts: HostFacts, options: TokenOptions, generateSecret: () => string): Resolution {
+/** The Jitsi domain to work on: the one asked for, or the only one the host has. */
+export function chooseDomain(facts: HostFacts, requested?: string): JitsiDomain {
   if (!facts.packages.prosody?.installed && facts.domainFiles.length === 0) {
     throw new HostStateError('Prosody is not installed on this host', 'install Jitsi Meet (jitsi-meet-prosody) first, then run again');
   }
@@ -93,21 +94,25 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
       'is jitsi-meet-prosody installed? Jitsi writes /etc/prosody/conf.avail/<domain>.cfg.lua and links it from conf.d/',
     );
   }
-  let chosen = candidates[0];
-  if (options.domain) {
-    const domain = validateDomain(options.domain);
+  if (requested) {
+    const domain = validateDomain(requested);
     const match = candidates.find((c) => c.domain === domain);
     if (!match) {
       throw new SettingsError(`this host has no Jitsi domain "${domain}"`, `domains found: ${candidates.map((c) => c.domain).join(', ')}`);
     }
-    chosen = match;
-  } else if (candidates.length > 1) {
+    return match;
+  }
+  if (candidates.length > 1) {
     throw new SettingsError(
       `this host serves several Jitsi domains: ${candidates.map((c) => `${c.domain} (${c.file.path})`).join(', ')}`,
       'choose one with --domain',
     );
   }
+  return candidates[0];
+}
 
+export function resolveSettings(facts: HostFacts, options: TokenOptions, generateSecret: () => string): Resolution {
+  const chosen = chooseDomain(facts, options.domain);
   const current = currentTokenState(chosen);
   const appIdText = options.appId ?? current.appId;
   if (!appIdText) {

@@ -414,7 +414,7 @@ function ownLine(layout: TextLayout, field: TableField): boolean {
 }
 
 function uncommentEntry(ctx: ModuleEditContext, table: TableInfo, comment: CommentLine, module: string): void {
-  const { layout, edits, conference } = ctx;
+  const { edits, conference } = ctx;
   const entries = comment.entries!;
   const fieldsAfter = table.fields.some((f) => f.range[0] > comment.range[0]);
   // Keep the comment's own separator (`;` in Jitsi's file); add one only if an entry follows.
