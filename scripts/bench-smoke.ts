@@ -23,7 +23,7 @@ try {
     start = Date.now();
     const run = await execa('node', ['dist/cli/bin.js', 'smoke', `deploy@${host.address}`, ...ssh, '--json'], { env, reject: false });
     walls.push((Date.now() - start) / 1000);
-    inner.push(JSON.parse(run.stdout).seconds);
+    inner.push(JSON.parse(run.stdout).hosts[0].smoke.seconds);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`jitsi-jwt smoke, ${runs} runs: wall median ${median(walls).toFixed(2)} s (min ${Math.min(...walls).toFixed(2)}), cases alone median ${median(inner).toFixed(2)} s`);

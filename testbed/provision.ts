@@ -116,11 +116,21 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
     '',
   ].join('\n');
   await fs.writeFile(prosodyConfig, bind + (await fs.readFile(prosodyConfig, 'utf8')));
+  const initScript = path.join(root, 'etc/init.d/prosody');
+  let init = await fs.readFile(initScript, 'utf8');
   if (host.suite === 'bookworm' && !host.brokenProsodyInit) {
     // Debian 12's script looks for a process named lua5.2; Prosody runs as lua5.4.
-    const initScript = path.join(root, 'etc/init.d/prosody');
-    await fs.writeFile(initScript, (await fs.readFile(initScript, 'utf8')).replaceAll('lua5.2', 'lua5.4'));
+    init = init.replaceAll('lua5.2', 'lua5.4');
   }
+  // The same fault switch as the jicofo and videobridge stand-ins: a file
+  // /etc/jitsi-testbed/fail-start-prosody (empty, or a shell condition) makes starts fail.
+  const faultCheck = [
+    'start_prosody () {',
+    '\tfault=/etc/jitsi-testbed/fail-start-prosody',
+    '\tif [ -e "$fault" ] && { [ ! -s "$fault" ] || sh "$fault" >/dev/null 2>&1; }; then echo "prosody: refusing to start ($fault)" >&2; return 1; fi',
+  ].join('\n');
+  if (!/^start_prosody \(\) \{$/m.test(init)) throw new Error(`${initScript} has no start_prosody function to add the fault switch to`);
+  await fs.writeFile(initScript, init.replace(/^start_prosody \(\) \{$/m, faultCheck));
 
   const template = await fs.readFile(host.domainConfigFile ?? STOCK_DOMAIN_CONFIGS[host.generation], 'utf8');
   const turnSecret = host.focusPassword.split('').reverse().join('');

@@ -162,6 +162,15 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
   return report;
 }
 
+/**
+ * Puts a host that applied successfully back as it was: the run it belonged to
+ * failed elsewhere (another host of the fleet, or the secret's delivery).
+ */
+export async function revertApply(connector: Connector, facts: HostFacts, plan: Plan, report: ApplyReport, reason: string, onEvent?: (event: ApplyEvent) => void): Promise<void> {
+  if (!report.changed || !report.backupDir) return;
+  await rollback(connector, facts, report.backupDir, plan.restarts, reason, onEvent ?? (() => {}));
+}
+
 async function rollback(connector: Connector, facts: HostFacts, backupDir: string, restarts: ServiceName[], reason: string, emit: (event: ApplyEvent) => void): Promise<void> {
   emit({ step: 'rollback', reason });
   const restored = await connector.run(restoreScript(backupDir));

@@ -29,6 +29,7 @@ const BY_CODE: Record<string, number> = {
   locked: EXIT.locked,
   'rolled-back': EXIT.rolledBack,
   'rollback-failed': EXIT.rollbackFailed,
+  'secret-delivery': EXIT.rolledBack,
   packages: EXIT.failed,
   'smoke-failed': EXIT.smokeFailed,
   'host-unreachable': EXIT.connection,

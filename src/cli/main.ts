@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { JitsiJwtError } from '../errors.js';
 import { exitCodeFor } from './exit-codes.js';
-import { applyFromFlags, planCommand } from './apply-command.js';
+import { changeCommand, planCommand } from './apply-command.js';
+import { printDocument, runDocument } from './run-document.js';
 import { addTokenCommand } from './token-command.js';
 import { addSmokeCommand } from './smoke-command.js';
 import { addSetupCommand } from './setup-command.js';
@@ -13,10 +14,12 @@ import { addSetupCommand } from './setup-command.js';
 const env = (name: string) => `JITSI_JWT_${name}`;
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+const ONE_TARGET = ['[target]', '[user@]host[:port] or an alias from ~/.ssh/config'] as const;
+const TARGETS = ['[targets...]', 'one or more servers: [user@]host[:port] or aliases from ~/.ssh/config'] as const;
+
 /** Where and how to connect, and how to print. */
 function connectionOptions(command: Command): Command {
   return command
-    .argument('[target]', '[user@]host[:port] or an alias from ~/.ssh/config')
     .addOption(new Option('--local', 'work on this machine (run on the server itself), no SSH').env(env('LOCAL')))
     .addOption(new Option('--identity <file>', 'SSH private key to log in with').env(env('IDENTITY')))
     .addOption(new Option('--known-hosts <file>', 'known_hosts file to check the host key against (default: ~/.ssh/known_hosts)').env(env('KNOWN_HOSTS')))
@@ -46,6 +49,21 @@ function commonOptions(command: Command): Command {
     .addOption(new Option('--show-secret', 'show app_secret in the output (hidden by default)').env(env('SHOW_SECRET')));
 }
 
+/** Several hosts at once: an inventory file, parallelism. */
+function fleetOptions(command: Command): Command {
+  return command
+    .argument(...TARGETS)
+    .addOption(new Option('--inventory <file>', 'YAML file listing the servers, with per-host user, port, domain, identity, sudo (see README)').env(env('INVENTORY')))
+    .addOption(new Option('--concurrency <n>', 'how many hosts to work on at once').default('8').env(env('CONCURRENCY')));
+}
+
+/** Where a new secret goes, besides the hosts. */
+function deliveryOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--secret-out <file>', 'write the app secret to this local file (mode 0600, atomically) once every host passed').env(env('SECRET_OUT')))
+    .addOption(new Option('--exec <command>', 'run this local command with the new app secret on stdin once every host passed (e.g. to store it in a vault); its failure puts every host back').env(env('EXEC')));
+}
+
 export function buildProgram(): Command {
   const program = new Command('jitsi-jwt')
     .description('Secure a self-hosted Jitsi Meet server with JWT token authentication over SSH, and prove it works.')
@@ -53,26 +71,36 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
 
-  commonOptions(program.command('plan'))
+  commonOptions(fleetOptions(program.command('plan')))
     .description('show what apply would change (unified diffs, packages, restarts); changes nothing')
     .option('--detailed-exitcode', 'exit 0 when converged, 2 when changes are pending, 1 on error')
-    .action(async (target, flags) => {
-      process.exitCode = await planCommand(target, flags);
+    .action(async (targets, flags) => {
+      process.exitCode = await planCommand(targets, flags);
     });
 
-  commonOptions(program.command('apply'))
-    .description('plan, confirm, apply, restart, smoke-test; roll back on failure')
+  deliveryOptions(commonOptions(fleetOptions(program.command('apply'))))
+    .description('plan, confirm, apply, restart, smoke-test; roll back on failure (on several hosts: all or nothing)')
     .option('-y, --yes', 'apply without asking')
     .option('--no-rollback', 'keep the new state even when the smoke test fails')
     .option('--no-smoke', 'skip the smoke test after applying')
+    .option('--secret-from <host>', "hosts disagree on app_secret: this host's secret wins (a name from the run)")
     .addOption(new Option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish').default('120').env(env('DPKG_LOCK_TIMEOUT')))
-    .action(async (target, flags) => {
-      process.exitCode = await applyFromFlags(target, flags);
+    .action(async (targets, flags) => {
+      process.exitCode = await changeCommand('apply', targets, flags);
     });
 
-  addTokenCommand(program, (command) => credentialOptions(connectionOptions(command)));
-  addSmokeCommand(program, commonOptions);
-  addSetupCommand(program, commonOptions);
+  deliveryOptions(credentialOptions(connectionOptions(fleetOptions(program.command('rotate-secret')))))
+    .description('give every host one new app_secret, proven (new accepted, old refused), all or nothing; the secret goes only where --secret-out/--exec/--show-secret say')
+    .option('-y, --yes', 'rotate without asking')
+    .addOption(new Option('--show-secret', 'show the new app_secret in the output (with --json: in the document)').env(env('SHOW_SECRET')))
+    .addOption(new Option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish').default('120').env(env('DPKG_LOCK_TIMEOUT')))
+    .action(async (targets, flags) => {
+      process.exitCode = await changeCommand('rotate-secret', targets, flags);
+    });
+
+  addTokenCommand(program, (command) => credentialOptions(connectionOptions(command.argument(...ONE_TARGET))));
+  addSmokeCommand(program, (command) => commonOptions(fleetOptions(command)));
+  addSetupCommand(program, (command) => commonOptions(command.argument(...ONE_TARGET)));
   return program;
 }
 
@@ -86,7 +114,8 @@ export async function main(argv: string[]): Promise<number> {
     const hint = error instanceof JitsiJwtError ? error.hint : (error as { hint?: string }).hint;
     const code = exitCodeFor(error);
     if (json) {
-      process.stdout.write(`${JSON.stringify({ error: { code: (error as { code?: string }).code ?? 'error', message, hint } }, null, 2)}\n`);
+      const command = argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '';
+      printDocument(runDocument(command, [], { exitCode: code, seconds: 0, showSecret: false, error: { code: (error as { code?: string }).code ?? 'error', message, ...(hint ? { hint } : {}) } }));
     } else {
       process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
     }

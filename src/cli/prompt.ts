@@ -35,3 +35,12 @@ export async function askHidden(question: string): Promise<string> {
     rl.close();
   }
 }
+
+let questions: Promise<unknown> = Promise.resolve();
+
+/** Hosts connect in parallel; their questions (host keys, sudo passwords) still come one at a time. */
+export function oneQuestionAtATime<T>(ask: () => Promise<T>): Promise<T> {
+  const next = questions.then(ask, ask);
+  questions = next.catch(() => {});
+  return next;
+}

@@ -4,6 +4,7 @@ import type { ApplyReport } from '../apply/apply.js';
 import type { Plan } from '../plan/plan.js';
 import { isEmpty } from '../plan/plan.js';
 import type { SmokeReport } from '../smoke/smoke.js';
+import type { HostResult, HostStatus } from '../fleet/engine.js';
 
 export interface Style {
   color: boolean;
@@ -67,7 +68,7 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
     }
   }
   out.push('');
-  out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)' }[plan.secretSource]}`);
+  out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)', shared: "the fleet's, from the other hosts" }[plan.secretSource]}`);
   for (const warning of plan.warnings) out.push(yellow(style, `warning: ${warning}`));
   return out.join('\n');
 }
@@ -91,9 +92,56 @@ export function renderReport(report: ApplyReport, plan: Plan, options: { showSec
     if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map((r) => `${r.service}${r.how === 'restarted' ? '' : ` (${r.how})`}`).join(', ')}`);
   }
   if (report.smoke) out.push('', renderSmoke(report.smoke, style));
-  out.push('', bold(style, 'For your backend'));
+  out.push('', renderBackend(plan, options, style));
+  return out.join('\n');
+}
+
+/** What a backend needs to sign tokens the host accepts. */
+export function renderBackend(plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string; where?: string }, style: Style): string {
+  const out: string[] = [];
+  out.push(bold(style, 'For your backend'));
   out.push(`  tokens: HS256, header typ "JWT"`);
   out.push(`  claims: iss "${options.issuer ?? plan.appId}", aud "${options.audience ?? 'jitsi'}", sub "${plan.domain}", room "<room name>" (or "*"), exp a few minutes ahead`);
-  out.push(`  app_secret: in ${plan.configPath} on the host (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
+  out.push(`  app_secret: in ${plan.configPath} on ${options.where ?? 'the host'} (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
+  return out.join('\n');
+}
+
+const STATUS_TEXT: Record<HostStatus, string> = {
+  converged: 'no changes',
+  pending: 'changes pending',
+  unchanged: 'no changes',
+  applied: 'applied',
+  'rolled-back': 'FAILED, put back',
+  reverted: 'put back',
+  'not-started': 'not started',
+  'smoke-failed': 'SMOKE FAILED',
+  passed: 'passed',
+  failed: 'FAILED',
+};
+
+/** One line per host, then what went wrong where. */
+export function renderFleetTable(results: HostResult[], style: Style): string {
+  const rows = results.map((r) => {
+    const smoke = r.smoke ? `${r.smoke.cases.filter((c) => c.ok).length}/${r.smoke.cases.length}${r.smoke.ok ? ' ok' : ' FAIL'}` : '-';
+    const changes = r.plan ? String(summarisePlan(r.plan).length) : '-';
+    const restarted = r.report?.restarted.length ? r.report.restarted.map((x) => x.service.replace('jitsi-videobridge2', 'jvb')).join(',') : '-';
+    return [r.name, r.domain ?? r.plan?.domain ?? '-', STATUS_TEXT[r.status], changes, restarted, smoke, `${r.timings.totalSeconds.toFixed(1)} s`, String(r.timings.roundTrips), String(r.exitCode)];
+  });
+  const header = ['HOST', 'DOMAIN', 'RESULT', 'CHANGES', 'RESTARTED', 'SMOKE', 'TIME', 'TRIPS', 'EXIT'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [bold(style, line(header))];
+  for (const [i, row] of rows.entries()) {
+    const r = results[i];
+    const text = line(row);
+    const good = ['converged', 'unchanged', 'applied', 'passed', 'pending'].includes(r.status);
+    out.push(good ? text : r.status === 'not-started' || r.status === 'reverted' ? yellow(style, text) : red(style, text));
+  }
+  const failures = results.filter((r) => r.error && r.status !== 'not-started');
+  for (const r of failures) {
+    out.push('', red(style, `${r.name}: ${r.error!.message}`));
+    if (r.error!.hint) out.push(`  hint: ${r.error!.hint}`);
+    if (r.smoke && !r.smoke.ok) out.push(renderSmoke(r.smoke, style));
+  }
   return out.join('\n');
 }

@@ -12,7 +12,7 @@ import { chooseDomain, currentTokenState, resolveSettings, type ResolvedSettings
 import { listOption, secretFromFileContent, type TokenOptions } from '../settings/settings.js';
 import { lockScript } from '../apply/scripts.js';
 import { SudoError } from '../connector/errors.js';
-import { askHidden, canAsk, confirm } from './prompt.js';
+import { askHidden, canAsk, confirm, oneQuestionAtATime } from './prompt.js';
 
 /** Options as commander hands them over (flags, with JITSI_JWT_* environment fallbacks). */
 export interface CommonFlags {
@@ -59,7 +59,7 @@ export async function tokenOptions(flags: CommonFlags): Promise<TokenOptions> {
   };
 }
 
-async function readSudoPassword(flags: CommonFlags): Promise<string | undefined> {
+export async function readSudoPassword(flags: CommonFlags): Promise<string | undefined> {
   if (!flags.sudoPasswordStdin) return undefined;
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -68,8 +68,9 @@ async function readSudoPassword(flags: CommonFlags): Promise<string | undefined>
   return password;
 }
 
-export async function connect(target: string | undefined, flags: CommonFlags): Promise<Connector> {
-  const sudoPassword = await readSudoPassword(flags);
+/** Connects to one host; `sudoPassword` defaults to the first line of stdin under --sudo-password-stdin. */
+export async function connect(target: string | undefined, flags: CommonFlags, given?: { sudoPassword?: string }): Promise<Connector> {
+  const sudoPassword = given ? given.sudoPassword : await readSudoPassword(flags);
   if (flags.local) {
     if (target) throw new SettingsError(`--local works on this machine; it takes no target (got "${target}")`, 'drop the target, or drop --local');
     return connectLocal({ sudoPassword });
@@ -83,7 +84,7 @@ export async function connect(target: string | undefined, flags: CommonFlags): P
       sshConfigFile: flags.sshConfig,
       acceptNewHostKey: flags.acceptNewHostKey,
       confirmNewHostKey: interactive
-        ? (fingerprint, host) => confirm(`${host} is not in known_hosts. Its host key fingerprint is ${fingerprint}.\nTrust it and record it?`)
+        ? (fingerprint, host) => oneQuestionAtATime(() => confirm(`${host} is not in known_hosts. Its host key fingerprint is ${fingerprint}.\nTrust it and record it?`))
         : undefined,
       sudoPassword: password,
     });
@@ -92,7 +93,7 @@ export async function connect(target: string | undefined, flags: CommonFlags): P
   } catch (error) {
     // A sudo that wants a password, at a terminal: ask for it (never echoed) once.
     if (interactive && sudoPassword === undefined && error instanceof SudoError && error.problem === 'password-required') {
-      return open(await askHidden(`sudo password for ${target}: `));
+      return open(await oneQuestionAtATime(() => askHidden(`sudo password for ${target}: `)));
     }
     throw error;
   }
@@ -127,7 +128,11 @@ export interface OpenHost {
 
 /** Connects, takes the host's lock and reads the host. The caller must release(). */
 export async function openHost(target: string | undefined, flags: CommonFlags): Promise<OpenHost> {
-  const connector = await connect(target, flags);
+  return lockAndRead(await connect(target, flags));
+}
+
+/** Takes a connected host's lock and reads the host; closes the connection on failure. The caller must release(). */
+export async function lockAndRead(connector: Connector): Promise<OpenHost> {
   let lock: HeldScript | undefined;
   try {
     const held = await connector.hold(lockScript());
@@ -154,23 +159,11 @@ export interface Planned extends OpenHost {
   plan: Plan;
 }
 
-export function planOn(host: OpenHost, options: TokenOptions): Planned {
-  const { settings, domainFile } = resolveSettings(host.facts, options, newSecret);
+export function planOn(host: OpenHost, options: TokenOptions, generateSecret: () => string = newSecret): Planned {
+  const { settings, domainFile } = resolveSettings(host.facts, options, generateSecret);
   return { ...host, settings, plan: planTokenAuth(host.facts, settings, domainFile) };
 }
 
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');
-}
-
-/** Connects, takes the host's lock, reads the host and plans. The caller must release(). */
-export async function readAndPlan(target: string | undefined, flags: CommonFlags): Promise<Planned> {
-  const options = await tokenOptions(flags);
-  const host = await openHost(target, flags);
-  try {
-    return planOn(host, options);
-  } catch (error) {
-    await host.release();
-    throw error;
-  }
 }

@@ -13,7 +13,7 @@ import { EXIT } from './exit-codes.js';
 import { bold, renderPlan, styleFor } from './render.js';
 import { canAsk } from './prompt.js';
 import { openHost, planOn, type OpenHost } from './session.js';
-import { applyFromFlags, executePlan, interruptibly, type ApplyFlags } from './apply-command.js';
+import { changeCommand, executePlan, interruptibly, type ApplyFlags } from './apply-command.js';
 import { embedPage } from './token-command.js';
 
 /** enquirer rejects with an empty string when the user presses Ctrl-C. */
@@ -132,7 +132,7 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
     if (missing.length > 0) {
       throw new SettingsError(`setup has no terminal to ask on; give ${missing.join(' and ')}`, 'without a terminal setup works like apply: every choice comes from options (--app-id, --app-secret-file, ...)');
     }
-    return applyFromFlags(target, flags);
+    return changeCommand('apply', target ? [target] : [], flags);
   }
   try {
     const server = target ?? (flags.local ? undefined : await ask<string>({ type: 'input', message: 'Server (user@host[:port] or an alias from ~/.ssh/config)' }));

@@ -7,62 +7,135 @@ import { prosodyHttpAddress } from '../facts/probe.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { runSmoke, type SmokeTarget } from '../smoke/smoke.js';
 import { EXIT } from './exit-codes.js';
-import { renderSmoke, styleFor } from './render.js';
-import { connect, readHostCredentials, tokenOptions, type CommonFlags } from './session.js';
+import { renderFleetTable, renderSmoke, styleFor } from './render.js';
+import { connect, readHostCredentials, tokenOptions, type HostCredentials } from './session.js';
 import type { Connector } from '../connector/types.js';
+import type { TokenOptions } from '../settings/settings.js';
+import { performance } from 'node:perf_hooks';
+import { fail, finishTimings, mapLimit, openMembers, seconds, worstExitCode, type HostResult } from '../fleet/engine.js';
+import { connectEntry, parseConcurrency, resolveEntries, sudoPasswordsFor, type FleetFlags } from './apply-command.js';
+import { printDocument, runDocument } from './run-document.js';
 
-interface SmokeFlags extends CommonFlags {
+interface SmokeFlags extends FleetFlags {
   url?: string;
   ca?: string;
   insecure?: boolean;
 }
 
-async function smokeCommand(target: string | undefined, flags: SmokeFlags): Promise<number> {
+/** smoke at a public URL: one endpoint, credentials from flags (or one host). */
+async function smokeUrl(target: string | undefined, flags: SmokeFlags): Promise<number> {
+  const started = performance.now();
   const options = await tokenOptions(flags);
   let connector: Connector | undefined;
   try {
     let appId = options.appId;
     let appSecret = options.appSecret;
     let domain = options.domain ? validateDomain(options.domain) : undefined;
-    let smokeTarget: SmokeTarget | undefined;
     if (target || flags.local) {
       connector = await connect(target, flags);
-      const host = connector;
-      const credentials = await readHostCredentials(host, options.domain);
+      const credentials = await readHostCredentials(connector, options.domain);
       // What the user gave wins over what the host has (e.g. proving a host refuses another secret).
       appId ??= credentials.appId;
       appSecret ??= credentials.appSecret;
       domain = credentials.domain;
-      // Moderator cases are extra checks: run them wherever the host makes moderators from the token.
       options.moderatorFromToken ??= credentials.moderatorFromToken || undefined;
-      const facts = credentials.facts;
-      const address = prosodyHttpAddress(facts) ?? '127.0.0.1';
-      smokeTarget = { url: `http://${address}:5280/http-bind`, domain, openStream: () => host.openTunnel(address, 5280) };
     }
-    if (flags.url) {
-      if (!domain) throw new SettingsError('--url needs the Jitsi domain', 'give --domain, or a TARGET to read it from');
-      const url = new URL(flags.url.includes('://') ? flags.url : `https://${flags.url}`);
-      if (url.pathname === '/' || url.pathname === '') url.pathname = '/http-bind';
-      smokeTarget = { url: url.toString(), domain, insecure: flags.insecure, ca: flags.ca ? await readFile(flags.ca) : undefined };
-    }
-    if (!smokeTarget || !domain) throw new SettingsError('nothing to test', 'give a TARGET (tested through an SSH tunnel), or --url with --domain');
+    if (!domain) throw new SettingsError('--url needs the Jitsi domain', 'give --domain, or a TARGET to read it from');
     if (!appId || !appSecret) throw new SettingsError('no app_id or secret to sign tokens with', 'give a TARGET to read them from, or --app-id and --app-secret-file');
     validateAppId(appId);
     validateSecret(appSecret, options.allowWeakSecret);
-    const report = await runSmoke(smokeTarget, {
-      appId,
-      appSecret,
-      allowEmptyToken: options.allowEmptyToken,
-      roomCheck: options.roomCheck,
-      audience: options.audiences?.[0],
-      issuer: options.issuers?.[0],
-      moderatorFromToken: options.moderatorFromToken,
-    });
-    if (flags.json) process.stdout.write(`${JSON.stringify({ domain, ...report }, null, 2)}\n`);
+    const url = new URL(flags.url!.includes('://') ? flags.url! : `https://${flags.url}`);
+    if (url.pathname === '/' || url.pathname === '') url.pathname = '/http-bind';
+    const smokeTarget: SmokeTarget = { url: url.toString(), domain, insecure: flags.insecure, ca: flags.ca ? await readFile(flags.ca) : undefined };
+    const report = await runSmoke(smokeTarget, expectations(options, appId, appSecret));
+    const exitCode = report.ok ? EXIT.ok : EXIT.smokeFailed;
+    const result: HostResult = {
+      name: url.origin,
+      target: url.toString(),
+      domain,
+      status: report.ok ? 'passed' : 'failed',
+      exitCode,
+      smoke: report,
+      ...(report.ok ? {} : { error: { code: 'smoke-failed', message: `the smoke test failed at ${url}` } }),
+      timings: { smokeSeconds: report.seconds, totalSeconds: seconds(performance.now() - started), roundTrips: 0 },
+    };
+    if (flags.json) printDocument(runDocument('smoke', [result], { exitCode, seconds: seconds(performance.now() - started), showSecret: false, appId }));
     else process.stdout.write(`${renderSmoke(report, styleFor(process.stdout))}\n`);
-    return report.ok ? EXIT.ok : EXIT.smokeFailed;
+    return exitCode;
   } finally {
     await connector?.close();
+  }
+}
+
+function expectations(options: TokenOptions, appId: string, appSecret: string) {
+  return {
+    appId,
+    appSecret,
+    allowEmptyToken: options.allowEmptyToken,
+    roomCheck: options.roomCheck,
+    audience: options.audiences?.[0],
+    issuer: options.issuers?.[0],
+    moderatorFromToken: options.moderatorFromToken,
+  };
+}
+
+/** smoke through SSH tunnels: every host with the credentials it has (or the ones given). */
+async function smokeCommand(targets: string[], flags: SmokeFlags): Promise<number> {
+  if (flags.url) {
+    if (targets.length > 1 || flags.inventory) throw new SettingsError('--url tests one public endpoint', 'give at most one TARGET with --url, or drop --url to test every host through SSH');
+    return smokeUrl(targets[0], flags);
+  }
+  const started = performance.now();
+  const options = await tokenOptions(flags);
+  if (options.appId) validateAppId(options.appId);
+  if (options.appSecret !== undefined) validateSecret(options.appSecret, options.allowWeakSecret);
+  const entries = await resolveEntries(targets, flags, 'smoke');
+  const concurrency = parseConcurrency(flags.concurrency);
+  const passwordFor = await sudoPasswordsFor(entries, flags);
+  const members = await openMembers<HostCredentials & { connector: Connector }>(
+    entries,
+    concurrency,
+    (entry) => connectEntry(entry, flags, passwordFor(entry)),
+    async (connector, entry) => ({ ...(await readHostCredentials(connector, entry.domain ?? options.domain)), connector }),
+  );
+  try {
+    await mapLimit(members, concurrency, async (member) => {
+      const host = member.host;
+      if (!host) return;
+      member.result.domain = host.domain;
+      const address = prosodyHttpAddress(host.facts) ?? '127.0.0.1';
+      const t0 = performance.now();
+      try {
+        const report = await runSmoke(
+          { url: `http://${address}:5280/http-bind`, domain: host.domain, openStream: () => host.connector.openTunnel(address, 5280) },
+          // Moderator cases are extra checks: run them wherever the host makes moderators from the token.
+          expectations({ ...options, moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined) }, options.appId ?? host.appId, options.appSecret ?? host.appSecret),
+        );
+        member.result.smoke = report;
+        member.result.status = report.ok ? 'passed' : 'failed';
+        member.result.exitCode = report.ok ? EXIT.ok : EXIT.smokeFailed;
+        if (!report.ok) member.result.error = { code: 'smoke-failed', message: `the smoke test failed on ${host.connector.label}: ${report.cases.filter((c) => !c.ok).map((c) => c.name).join(', ')}` };
+      } catch (error) {
+        fail(member, error);
+      } finally {
+        member.result.timings.smokeSeconds = seconds(performance.now() - t0);
+      }
+    });
+    members.forEach(finishTimings);
+    const results = members.map((m) => m.result);
+    const exitCode = worstExitCode(results.map((r) => r.exitCode));
+    if (flags.json) {
+      printDocument(runDocument('smoke', results, { exitCode, seconds: seconds(performance.now() - started), showSecret: false }));
+    } else if (results.length === 1) {
+      const [result] = results;
+      if (result.smoke) process.stdout.write(`${renderSmoke(result.smoke, styleFor(process.stdout))}\n`);
+      else if (result.error) process.stderr.write(`error: ${result.error.message}\n${result.error.hint ? `hint: ${result.error.hint}\n` : ''}`);
+    } else {
+      process.stdout.write(`${renderFleetTable(results, styleFor(process.stdout))}\n`);
+    }
+    return exitCode;
+  } finally {
+    await Promise.all(members.map((m) => m.connector?.close()));
   }
 }
 
@@ -72,7 +145,7 @@ export function addSmokeCommand(program: Command, withOptions: (command: Command
     .option('--url <url>', 'test the public endpoint instead, e.g. https://meet.example.com/http-bind (needs --domain)')
     .addOption(new Option('--ca <file>', 'CA certificate(s) to trust for --url').env('JITSI_JWT_CA'))
     .option('--insecure', 'do not verify the TLS certificate of --url')
-    .action(async (target, flags) => {
-      process.exitCode = await smokeCommand(target, flags);
+    .action(async (targets, flags) => {
+      process.exitCode = await smokeCommand(targets, flags);
     });
 }

@@ -10,7 +10,8 @@ export interface ResolvedSettings {
   domain: string;
   appId: string;
   appSecret: string;
-  secretSource: 'kept' | 'given' | 'generated';
+  /** shared: another host of the fleet has it */
+  secretSource: 'kept' | 'given' | 'generated' | 'shared';
   /** the secret the host had before, if any */
   previousSecret?: string;
   allowEmptyToken: boolean;

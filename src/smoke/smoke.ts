@@ -27,12 +27,14 @@ export interface SmokeExpectations {
   issuer?: string;
   /** the server makes moderators from the token (mod_token_affiliation) */
   moderatorFromToken?: boolean;
+  /** secrets the server used before a rotation: tokens signed with them must be refused */
+  previousSecrets?: string[];
 }
 
 /** How long a join keeps listening for an affiliation granted after the join itself. */
 const AFFILIATION_SETTLE_MS = 1_500;
 
-export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token';
+export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'old secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token';
 
 export interface SmokeCase {
   name: CaseName;
@@ -124,6 +126,18 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
   await check('wrong secret', 'refused', async () =>
     walk(target, await mintToken({ ...claims, appSecret: `${expect.appSecret}-not-the-secret` }), room, timeoutMs),
   );
+  const previous = [...new Set(expect.previousSecrets ?? [])].filter((secret) => secret !== expect.appSecret);
+  if (previous.length > 0) {
+    // Every secret the server had before must now be refused; the first one still admitted fails the case.
+    await check('old secret', 'refused', async () => {
+      let outcome: Outcome | undefined;
+      for (const secret of previous) {
+        outcome = await walk(target, await mintToken({ ...claims, appSecret: secret }), room, timeoutMs);
+        if (outcome.admitted) break;
+      }
+      return outcome!;
+    });
+  }
   await check('expired token', 'refused', async () =>
     walk(target, await mintToken({ ...claims, appSecret: expect.appSecret, now: new Date(Date.now() - 3_600_000) }), room, timeoutMs),
   );

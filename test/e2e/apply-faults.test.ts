@@ -11,6 +11,7 @@ import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
+import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-faults-${process.pid}`);
@@ -96,7 +97,7 @@ EOF`,
     const converged = await apply(['--json']);
     expect(converged.stderr).toBe('');
     expect(converged.exitCode).toBe(0);
-    expect(JSON.parse(converged.stdout).applied.smoke.ok).toBe(true);
+    expect(parseRunDocument(converged.stdout).hosts[0].smoke?.ok).toBe(true);
     expect(await prosodyPid(bed, name)).not.toBe(pid);
   });
 
@@ -155,7 +156,7 @@ EOF`,
     expect(second.stderr).toMatch(/another jitsi-jwt run is working on/);
     const done = await first;
     expect(done.exitCode).toBe(0);
-    expect(JSON.parse(done.stdout).applied.smoke.ok).toBe(true);
+    expect(parseRunDocument(done.stdout).hosts[0].smoke?.ok).toBe(true);
   });
 });
 

@@ -8,6 +8,7 @@ import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { mintToken } from '../../src/token/mint.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
+import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-apply-${process.pid}`);
@@ -63,9 +64,10 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     const apply = await jitsiJwt(['apply', target(), ...flags(), '--yes', '--json'], { env });
     expect(apply.stderr).toBe('');
     expect(apply.exitCode).toBe(0);
-    const report = JSON.parse(apply.stdout);
-    expect(report.applied.smoke.ok).toBe(true);
-    expect(report.applied.smoke.cases.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+    const report = parseRunDocument(apply.stdout).hosts[0];
+    expect(report.status).toBe('applied');
+    expect(report.smoke?.ok).toBe(true);
+    expect(report.smoke?.cases.map((c) => [c.name, c.ok])).toEqual([
       ['valid token', true],
       ['no token', true],
       ['wrong secret', true],

@@ -13,6 +13,7 @@ import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, restartProsody } from '../support/token-host.js';
+import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-smoke-${process.pid}`);
@@ -44,8 +45,8 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   it('passes every case through the SSH tunnel, with the secret read from the host', async () => {
     const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--moderator-from-token', '--json']);
     expect(run.exitCode).toBe(0);
-    const report = JSON.parse(run.stdout);
-    expect(report.cases.map((c: { name: string; ok: boolean; observed: string }) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
+    const report = parseRunDocument(run.stdout).hosts[0].smoke!;
+    expect(report.cases.map((c) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
       ['valid token', true, 'admitted as member'],
       ['no token', true, 'refused at login'],
       ['wrong secret', true, 'refused at login'],

@@ -1,7 +1,7 @@
 // Test-side helpers that act on a test host the way an administrator would by
 // hand (ssh, apt, editing the domain file like jitsi-meet-tokens does), so the
 // test bed can be checked before and independently of the tool.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { TestBed } from '../../testbed/bed.js';
 import http from 'node:http';
 import { BoshClient, type StepResult } from '../../src/smoke/bosh-client.js';
@@ -126,5 +126,27 @@ export async function restartProsody(bed: TestBed, host: string): Promise<void> 
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`Prosody on ${host} did not answer BOSH after a restart`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** An HS256 token signed with node:crypto alone (not the tool's minting code), for checking a host from outside. */
+export function hs256Token(secret: string, claims: { iss: string; sub: string; room: string; aud?: string }): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ aud: 'jitsi', ...claims, nbf: now - 10, exp: now + 300 })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+/** Whether a token signed with `secret` gets into a room on the host (login, focus, join), once focus is back after a restart. */
+export async function secretAdmitted(options: { url: string; domain: string; appId: string; secret: string }): Promise<boolean> {
+  const room = `check-${randomBytes(4).toString('hex')}`;
+  const token = hs256Token(options.secret, { iss: options.appId, sub: options.domain, room });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const attempt = await attemptJoin({ url: options.url, domain: options.domain, token, room });
+    if (!attempt.auth.ok) return false;
+    if (attempt.conference?.ok) return Boolean(attempt.join?.ok);
+    if (Date.now() > deadline) throw new Error(`focus never answered on ${options.url}: ${JSON.stringify(attempt)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }

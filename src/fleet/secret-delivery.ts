@@ -1,0 +1,81 @@
+// How a new app_secret reaches the operator without being printed: a file
+// written atomically with mode 0600, or a local command that reads it on stdin
+// (e.g. to store it in a vault). Both happen only after every host switched
+// and passed its smoke test; a failure there puts every host back.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { JitsiJwtError, SettingsError } from '../errors.js';
+
+/** The secret could not be delivered; the hosts were put back. */
+export class SecretDeliveryError extends JitsiJwtError {
+  constructor(message: string, hint?: string) {
+    super('secret-delivery', message, hint);
+  }
+}
+
+/** Checks up front that --secret-out can be written, before any host is touched. */
+export async function checkSecretOut(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    await fs.access(dir, constants.W_OK);
+  } catch {
+    throw new SettingsError(`--secret-out ${file}: the directory ${dir} does not exist or is not writable`, 'name a file in a directory you can write to');
+  }
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat && !stat.isFile()) throw new SettingsError(`--secret-out ${file} exists and is not a regular file`, 'name a file (it is replaced atomically, mode 0600)');
+}
+
+/** Writes `secret` (plus a newline) to `file`, mode 0600, atomically; no write when it already holds exactly that. */
+export async function writeSecretFile(file: string, secret: string): Promise<'written' | 'unchanged'> {
+  const content = `${secret}\n`;
+  const existing = await fs.stat(file).catch(() => undefined);
+  if (existing && (existing.mode & 0o777) === 0o600 && (await fs.readFile(file, 'utf8').catch(() => '')) === content) return 'unchanged';
+  const target = path.resolve(file);
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temp, target);
+  } catch (error) {
+    await fs.unlink(temp).catch(() => {});
+    throw new SecretDeliveryError(`could not write --secret-out ${file}: ${(error as Error).message}`, 'name a file in a directory you can write to');
+  }
+  const dir = await fs.open(path.dirname(target), 'r').catch(() => undefined);
+  await dir?.sync().catch(() => {});
+  await dir?.close();
+  return 'written';
+}
+
+export const EXEC_TIMEOUT_MS = 300_000;
+
+/**
+ * Runs `command` with sh on this machine, the secret on its stdin (no newline
+ * after it), its output on our stderr so --json stays one document. A non-zero
+ * exit, a signal or the timeout is a failure.
+ */
+export async function execWithSecret(command: string, secret: string, env: Record<string, string>, timeoutMs = EXEC_TIMEOUT_MS): Promise<void> {
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  child.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  // A command that does not read its stdin must not fail the run with EPIPE.
+  child.stdin.on('error', () => {});
+  child.stdin.end(secret);
+  const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.on('error', (error) => resolve({ code: null, signal: null, error }));
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  }).finally(() => clearTimeout(timer));
+  if (outcome.error) throw new SecretDeliveryError(`--exec could not start: ${outcome.error.message}`, 'check the command');
+  if (outcome.code !== 0) {
+    const how = outcome.signal ? `was stopped by ${outcome.signal}${outcome.signal === 'SIGTERM' ? ` (timeout ${timeoutMs / 1000} s?)` : ''}` : `exited with ${outcome.code}`;
+    throw new SecretDeliveryError(`--exec command ${how}, so the new secret did not reach its store`, 'fix the command (it gets the secret on stdin), then run again');
+  }
+}
