@@ -122,49 +122,72 @@ echo '@@result restored yes'`;
 }
 
 /**
- * Restarts services in order and confirms each restart by a new process. Where
+ * Restarts services and confirms each restart by new processes: Prosody first
+ * (Jicofo logs in to it), then the others together, then one check a second
+ * later that every restarted service still runs on new processes only. Where
  * an init script reports success but leaves the old process running (Debian
  * 12's prosody script on Lua 5.4), it stops the old process itself and starts
  * the service again.
  */
 export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv'): string {
   const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
+  const first = services.filter((s) => s === 'prosody');
+  const rest = services.filter((s) => s !== 'prosody');
   return `export LC_ALL=C
 ${SERVICE_PIDS_FUNCTION}
-fresh() { # $1 service, $2 processes before: true once all processes are new and stay up
+state=$(mktemp -d /tmp/jitsi-jwt-restart.XXXXXX)
+trap 'rm -rf "$state"' EXIT
+all_new() { # $1 service, $2 processes before: true when it runs on new processes only
 	now=$(service_pids "$1")
 	[ -n "$now" ] || return 1
 	for p in $now; do case " $2 " in *" $p "*) return 1 ;; esac; done
-	sleep 1
-	for p in $now; do kill -0 "\${p%%:*}" 2>/dev/null || return 1; done
 	return 0
 }
-wait_fresh() {
+wait_new() {
 	i=0
-	while [ $i -lt 30 ]; do fresh "$1" "$2" && return 0; i=$((i + 1)); sleep 0.5; done
+	while [ $i -lt 75 ]; do all_new "$1" "$2" && return 0; i=$((i + 1)); sleep 0.2; done
 	return 1
 }
+fail_one() {
+	echo "@@result $1 failed"
+	tail -n 5 "$state/$1.log" 2>/dev/null | sed 's/^/@@log /'
+}
 restart_one() {
-	before=$(service_pids "$1" | tr '\\n' ' ')
-	if ${ctl('restart')} >/tmp/jitsi-jwt-restart.log 2>&1 && wait_fresh "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
+	before=$(service_pids "$1" | tr '\n' ' ')
+	echo "$before" > "$state/$1.before"
+	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
 	# The init script did not replace the process: stop it ourselves and start again.
-	${ctl('stop')} >>/tmp/jitsi-jwt-restart.log 2>&1
+	${ctl('stop')} >>"$state/$1.log" 2>&1
 	for p in $before; do kill -TERM "\${p%%:*}" 2>/dev/null; done
 	i=0
-	while [ $i -lt 20 ]; do
+	while [ $i -lt 50 ]; do
 		alive=0
 		for p in $before; do kill -0 "\${p%%:*}" 2>/dev/null && alive=1; done
 		[ $alive = 0 ] && break
-		i=$((i + 1)); sleep 0.5
+		i=$((i + 1)); sleep 0.2
 	done
 	for p in $before; do kill -KILL "\${p%%:*}" 2>/dev/null; done
-	if ${ctl('start')} >>/tmp/jitsi-jwt-restart.log 2>&1 && wait_fresh "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
-	echo "@@result $1 failed"
-	tail -n 5 /tmp/jitsi-jwt-restart.log | sed 's/^/@@log /'
+	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
+	fail_one "$1"
 	return 1
 }
-for s in ${services.join(' ')}; do
+for s in ${first.join(' ')}; do
 	restart_one "$s" || exit 1
+done
+for s in ${rest.join(' ')}; do
+	restart_one "$s" > "$state/$s.out" &
+done
+wait
+failed=0
+for s in ${rest.join(' ')}; do
+	cat "$state/$s.out"
+	grep -q "^@@result $s restarted" "$state/$s.out" || failed=1
+done
+[ $failed = 0 ] || exit 1
+# A service that dies right after starting did not really restart.
+sleep 1
+for s in ${services.join(' ')}; do
+	all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
 done`;
 }
 

@@ -353,12 +353,14 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
     const secretWillChange = ready.some((m) => m.host!.settings.previousSecret !== m.host!.settings.appSecret);
     if (!converged && !flags.yes) {
       if (!process.stdin.isTTY) {
-        process.stderr.write(`${command} changes ${ready.length === 1 ? 'a server' : 'servers'}: confirm with --yes when there is no terminal to ask on\n`);
-        return EXIT.badInput;
+        runError = errorInfo(new SettingsError(`${command} changes ${ready.length === 1 ? 'a server' : 'servers'}: confirm with --yes when there is no terminal to ask on`, 'add --yes (after checking the plan, e.g. with jitsi-jwt plan)'));
+        notStartedAfter(members, 'not confirmed');
+        return finish(EXIT.badInput);
       }
       if (!(await confirm(`Apply these changes to ${ready.length === 1 ? ready[0].host!.connector.label : `${ready.length} hosts`}?`))) {
         process.stderr.write('Nothing changed.\n');
-        return EXIT.ok;
+        notStartedAfter(members, 'not confirmed');
+        return flags.json ? finish(EXIT.ok) : EXIT.ok;
       }
     }
 
@@ -419,7 +421,7 @@ export function interruptibly<T>(body: (shouldStop: () => boolean) => Promise<T>
   const onSignal = () => {
     if (stop) return;
     stop = true;
-    process.stderr.write('\ninterrupted: finishing the current step, then putting the host back as it was\n');
+    process.stderr.write('\ninterrupted: finishing the current step, then putting the host back as it was (every host, on a fleet)\n');
   };
   process.on('SIGINT', onSignal);
   return body(() => stop).finally(() => process.off('SIGINT', onSignal));

@@ -51,7 +51,12 @@ export function summarisePlan(plan: Plan): string[] {
       lines.push(`restrict ${file.path} to ${file.owner.to} mode ${file.mode.to} (was ${file.owner.from} ${file.mode.from}): it holds the secret`);
     }
   }
-  if (plan.restarts.length > 0) lines.push(`restart ${plan.restarts.join(', then ')}: ${plan.restartReasons.join('; ')}`);
+  if (plan.restarts.length > 0) {
+    // Prosody first; the others restart together once it is back (apply/scripts.ts restartScript).
+    const others = plan.restarts.filter((s) => s !== 'prosody');
+    const order = [...(plan.restarts.includes('prosody') ? ['prosody'] : []), ...(others.length > 0 ? [others.join(' and ')] : [])].join(', then ');
+    lines.push(`restart ${order}: ${plan.restartReasons.join('; ')}`);
+  }
   return lines;
 }
 
