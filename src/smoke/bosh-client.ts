@@ -106,7 +106,8 @@ export class BoshClient {
           ca: this.options.ca,
           servername: url.protocol === 'https:' ? (this.options.hostHeader ?? this.options.domain) : undefined,
           timeout: (this.wait + 10) * 1000,
-          ...(this.options.openStream ? { createConnection: this.tunnelled(this.options.openStream), agent: false } : {}),
+          // No agent: http.request uses createConnection only when no agent is set (agent: false would make a fresh one and connect directly).
+          ...(this.options.openStream ? { createConnection: this.tunnelled(this.options.openStream) } : {}),
         },
         (response) => {
           const chunks: Buffer[] = [];

@@ -45,7 +45,10 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   it('passes every case through the SSH tunnel, with the secret read from the host', async () => {
     const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--moderator-from-token', '--json']);
     expect(run.exitCode).toBe(0);
-    const report = parseRunDocument(run.stdout).hosts[0].smoke!;
+    const host = parseRunDocument(run.stdout).hosts[0];
+    const report = host.smoke!;
+    // Every BOSH request travelled through the SSH connection (one tunnel each), not straight to the host's address.
+    expect(host.timings.roundTrips).toBeGreaterThanOrEqual(report.cases.length * 3);
     expect(report.cases.map((c) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
       ['valid token', true, 'admitted as member'],
       ['no token', true, 'refused at login'],
