@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 
 export JITSI_JWT_TESTBED_STATE="/var/lib/jitsi-jwt-testbed-runs/$$"
+# Scratch files of the tests (homes, keys, inventories) go where cleanup finds them.
+export TMPDIR="$JITSI_JWT_TESTBED_STATE/tmp"
+mkdir -p "$TMPDIR"
 cleanup() {
 	npx tsx testbed/cli.ts down --all >/dev/null 2>&1 || true
 	rm -rf "$JITSI_JWT_TESTBED_STATE"

@@ -137,6 +137,20 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
   await write(root, `etc/prosody/conf.avail/${domain}.cfg.lua`, stockDomainConfig(template, domain, turnSecret));
   await fs.symlink(`/etc/prosody/conf.avail/${domain}.cfg.lua`, path.join(root, `etc/prosody/conf.d/${domain}.cfg.lua`));
 
+  // As jicofo's package script does (prosodyctl mod_roster_command subscribe
+  // focus.<domain> focus@auth.<domain>): focus's roster lets client_proxy on
+  // focus.<domain> see focus's presence from its first login on, whatever the
+  // order Prosody and Jicofo start in.
+  const storeDir = (host: string) => host.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const roster = `/var/lib/prosody/${storeDir(`auth.${domain}`)}/roster`;
+  await write(
+    root,
+    `${roster}/focus.dat`,
+    `return {\n\t[false] = {\n\t\t["version"] = 1;\n\t\t["pending"] = {};\n\t};\n\t["focus.${domain}"] = {\n\t\t["groups"] = {};\n\t\t["subscription"] = "from";\n\t};\n};\n`,
+    0o640,
+  );
+  await inHost(root, `chown -R prosody:prosody /var/lib/prosody/${storeDir(`auth.${domain}`)} && chmod 750 /var/lib/prosody/${storeDir(`auth.${domain}`)} ${roster}`);
+
   for (const name of [domain, `auth.${domain}`]) {
     const key = path.join(root, `etc/prosody/certs/${name}.key`);
     await execa('openssl', [

@@ -122,9 +122,10 @@ echo '@@result restored yes'`;
 }
 
 /**
- * Restarts services and confirms each restart by new processes: Prosody first
- * (Jicofo logs in to it), then the others together, then one check a second
- * later that every restarted service still runs on new processes only. Where
+ * Restarts services and confirms each restart by new processes that still run
+ * a second later: Prosody first (Jicofo logs in to it, and a real
+ * mod_client_proxy only sees focus come online once its component is loaded),
+ * then the others together. Where
  * an init script reports success but leaves the old process running (Debian
  * 12's prosody script on Lua 5.4), it stops the old process itself and starts
  * the service again.
@@ -171,9 +172,18 @@ restart_one() {
 	fail_one "$1"
 	return 1
 }
+# A service that dies right after starting did not really restart.
+stays_up() {
+	sleep 1
+	for s in "$@"; do
+		all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
+	done
+}
 for s in ${first.join(' ')}; do
 	restart_one "$s" || exit 1
 done
+# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
+${first.length > 0 ? `stays_up ${first.join(' ')}` : ''}
 for s in ${rest.join(' ')}; do
 	restart_one "$s" > "$state/$s.out" &
 done
@@ -184,11 +194,7 @@ for s in ${rest.join(' ')}; do
 	grep -q "^@@result $s restarted" "$state/$s.out" || failed=1
 done
 [ $failed = 0 ] || exit 1
-# A service that dies right after starting did not really restart.
-sleep 1
-for s in ${services.join(' ')}; do
-	all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
-done`;
+${rest.length > 0 ? `stays_up ${rest.join(' ')}` : ''}`;
 }
 
 export interface ScriptOutput {
