@@ -268,8 +268,7 @@ export async function planCommand(targets: string[], flags: FleetFlags & { detai
       printDocument(runDocument('plan', results, { exitCode, seconds: seconds(performance.now() - started), showSecret: Boolean(flags.showSecret), appId: planning.shared?.appId, secret: secretSummary(planning.shared, Boolean(flags.showSecret)), error: runError }));
     } else {
       printPlans(planning, Boolean(flags.showSecret));
-      if (results.length > 1 || results.some((r) => r.error)) printOutcome(results, runError);
-      else if (runError) printOutcome(results, runError);
+      if (results.length > 1 || results.some((r) => r.error) || runError) printOutcome(results, runError);
     }
     return exitCode;
   } finally {
@@ -292,10 +291,10 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
   const concurrency = parseConcurrency(flags.concurrency);
   if (flags.secretOut) await checkSecretOut(flags.secretOut);
   if (flags.exec !== undefined && flags.exec.trim() === '') throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
-  if (rotate && options.appSecret === undefined && !flags.secretOut && flags.exec === undefined && !(flags.json && showSecret)) {
+  if (rotate && options.appSecret === undefined && !flags.secretOut && flags.exec === undefined && !showSecret) {
     throw new SettingsError(
       'the new secret would reach nobody: rotate-secret never prints it unless asked',
-      'give --secret-out FILE (mode 0600), --exec CMD (gets it on stdin), or --json --show-secret; or choose the new secret yourself with --app-secret-file',
+      'give --secret-out FILE (mode 0600), --exec CMD (gets it on stdin), or --show-secret (with --json: in the document); or choose the new secret yourself with --app-secret-file',
     );
   }
 

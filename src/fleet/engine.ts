@@ -260,16 +260,19 @@ export async function applyFleet<Host extends PlannedHost>(members: Member<Host>
   });
 
   let commitError: ErrorInfo | undefined;
-  if (!stopping() && failedAt === undefined && options.beforeCommit) {
+  let committed = false;
+  if (!stopping() && failedAt === undefined) {
     try {
-      await options.beforeCommit();
+      await options.beforeCommit?.();
+      // Delivered: from here on the new state stays, even if Ctrl-C came during the delivery.
+      committed = true;
     } catch (error) {
       commitError = errorInfo(error);
       failedAt = 'the secret delivery';
     }
   }
 
-  if (stopping() && !options.noRollback) {
+  if (!committed && stopping() && !options.noRollback) {
     const reason = userStop() ? 'interrupted' : commitError ? `put back as it was: ${commitError.message}` : `put back as it was: ${failedAt} failed`;
     await mapLimit(
       members.filter((m) => m.result.status === 'applied' && m.result.report),
@@ -285,7 +288,7 @@ export async function applyFleet<Host extends PlannedHost>(members: Member<Host>
       },
     );
   }
-  return { failedAt, commitError, interrupted: userStop() };
+  return { failedAt, commitError, interrupted: userStop() && !committed };
 }
 
 /** Whether a member's plan changes anything. */

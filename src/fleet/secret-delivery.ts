@@ -62,13 +62,20 @@ export const EXEC_TIMEOUT_MS = 300_000;
  * exit, a signal or the timeout is a failure.
  */
 export async function execWithSecret(command: string, secret: string, env: Record<string, string>, timeoutMs = EXEC_TIMEOUT_MS): Promise<void> {
-  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Its own process group, so a timeout stops everything the command started.
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
   child.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   // A command that does not read its stdin must not fail the run with EPIPE.
   child.stdin.on('error', () => {});
   child.stdin.end(secret);
-  const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      child.kill('SIGTERM');
+    }
+  }, timeoutMs);
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.on('error', (error) => resolve({ code: null, signal: null, error }));
     child.on('close', (code, signal) => resolve({ code, signal }));

@@ -219,6 +219,20 @@ describe('fleet safeguards', () => {
     expect((await bed.ssh(host.name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(before);
   });
 
+  it('refuses, before connecting anywhere, a rotation whose secret would reach nobody and an inventory with a typo', async () => {
+    const nobody = await jitsiJwt(['rotate-secret', '--inventory', inventory, ...sshFlags(bed), '--yes', '--json']);
+    expect(nobody.exitCode).toBe(EXIT.badInput);
+    const document = parseRunDocument(nobody.stdout);
+    expect(document.error?.message).toMatch(/would reach nobody/);
+    expect(document.error?.hint).toMatch(/--secret-out FILE.*--exec CMD.*--show-secret/);
+
+    const typo = path.join(work, 'typo.yml');
+    await fs.writeFile(typo, 'hosts:\n  - host: 127.0.0.1\n    prot: 22\n');
+    const bad = await jitsiJwt(['plan', '--inventory', typo, ...sshFlags(bed)]);
+    expect(bad.exitCode).toBe(EXIT.badInput);
+    expect(bad.stderr).toMatch(/inventory .*typo\.yml:3: host 1: unknown key "prot"/);
+  });
+
   it('smoke-tests every host of an inventory and prints one valid document', async () => {
     const run = await jitsiJwt(['smoke', '--inventory', inventory, ...sshFlags(bed), '--json']);
     const document = parseRunDocument(run.stdout);
