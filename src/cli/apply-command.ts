@@ -6,7 +6,6 @@ import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import type { Connector } from '../connector/types.js';
 import { HostStateError, SettingsError } from '../errors.js';
-import { prosodyHttpAddress } from '../facts/probe.js';
 import { applyFleet, errorInfo, fail, finishTimings, openMembers, seconds, worstExitCode, type HostResult, type Member } from '../fleet/engine.js';
 import { fleetEntries, parseInventory, type HostEntry } from '../fleet/inventory.js';
 import { checkSecretOut, execWithSecret, writeSecretFile } from '../fleet/secret-delivery.js';
@@ -14,10 +13,10 @@ import { sharedCredentials, type HostCredentialState, type SharedCredentials } f
 import { isEmpty } from '../plan/plan.js';
 import { chooseDomain, currentTokenState, type CurrentTokenState } from '../plan/resolve.js';
 import type { TokenOptions } from '../settings/settings.js';
-import { runSmoke, type SmokeReport } from '../smoke/smoke.js';
+import { expectationsFor, runSmoke, tunnelTarget, type SmokeReport } from '../smoke/smoke.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { printDocument, runDocument, type SecretSummary } from './run-document.js';
-import { renderBackend, renderFleetTable, renderPlan, renderReport, styleFor } from './render.js';
+import { renderBackend, renderFleetTable, renderPlan, renderReport, styleFor, writeError } from './render.js';
 import { connect, lockAndRead, newSecret, planOn, readSudoPassword, tokenOptions, type CommonFlags, type OpenHost, type Planned } from './session.js';
 import { confirm } from './prompt.js';
 import { Progress } from './progress.js';
@@ -172,22 +171,7 @@ function planFleet(members: Member<OpenHost>[], options: TokenOptions, request: 
 }
 
 function smokeFor(planned: Planned, previousSecrets: string[]): () => Promise<SmokeReport> {
-  const { connector, facts, settings, plan } = planned;
-  const address = prosodyHttpAddress(facts) ?? '127.0.0.1';
-  return () =>
-    runSmoke(
-      { url: `http://${address}:5280/http-bind`, domain: plan.domain, openStream: () => connector.openTunnel(address, 5280) },
-      {
-        appId: settings.appId,
-        appSecret: settings.appSecret,
-        allowEmptyToken: settings.allowEmptyToken,
-        roomCheck: settings.roomCheck,
-        audience: settings.audiences?.[0],
-        issuer: settings.issuers?.[0],
-        moderatorFromToken: settings.moderatorFromToken,
-        previousSecrets,
-      },
-    );
+  return () => runSmoke(tunnelTarget(planned.connector, planned.facts, planned.plan.domain), expectationsFor(planned.settings, previousSecrets));
 }
 
 function describeEvent(event: ApplyEvent): string | undefined {
@@ -247,9 +231,9 @@ function printOutcome(results: HostResult[], runError: { message: string; hint?:
     process.stdout.write(`\n${renderFleetTable(results, styleFor(process.stdout))}\n`);
   } else {
     const error = results[0]?.error;
-    if (error && error.code !== 'not-started') process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    if (error && error.code !== 'not-started') writeError(error);
   }
-  if (runError) process.stderr.write(`error: ${runError.message}\n${runError.hint ? `hint: ${runError.hint}\n` : ''}`);
+  if (runError) writeError(runError);
 }
 
 export async function planCommand(targets: string[], flags: FleetFlags & { detailedExitcode?: boolean }): Promise<number> {
@@ -325,7 +309,7 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
         process.stdout.write(`\n${renderBackend(first.plan, { showSecret, secret: first.settings.appSecret, issuer: first.settings.issuers?.[0], audience: first.settings.audiences?.[0], where: 'each host' }, style)}\n`);
       }
     }
-    if (runError) process.stderr.write(`error: ${runError.message}\n${runError.hint ? `hint: ${runError.hint}\n` : ''}`);
+    if (runError) writeError(runError);
     if (delivered.length > 0) process.stdout.write(`new app_secret delivered to: ${delivered.map((d) => (d === 'secret-out' ? flags.secretOut : '--exec')).join(', ')}\n`);
     return exitCode;
   };

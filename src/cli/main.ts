@@ -7,6 +7,7 @@ import { JitsiJwtError } from '../errors.js';
 import { exitCodeFor } from './exit-codes.js';
 import { changeCommand, planCommand } from './apply-command.js';
 import { printDocument, runDocument } from './run-document.js';
+import { writeError } from './render.js';
 import { addTokenCommand } from './token-command.js';
 import { addSmokeCommand } from './smoke-command.js';
 import { addSetupCommand } from './setup-command.js';
@@ -117,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       const command = argv.slice(2).find((arg) => !arg.startsWith('-')) ?? '';
       printDocument(runDocument(command, [], { exitCode: code, seconds: 0, showSecret: false, error: { code: (error as { code?: string }).code ?? 'error', message, ...(hint ? { hint } : {}) } }));
     } else {
-      process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+      writeError({ message, hint });
     }
     return code;
   }

@@ -4,7 +4,7 @@ import type { ApplyReport } from '../apply/apply.js';
 import type { Plan } from '../plan/plan.js';
 import { isEmpty } from '../plan/plan.js';
 import type { SmokeReport } from '../smoke/smoke.js';
-import type { HostResult, HostStatus } from '../fleet/engine.js';
+import { isOkStatus, type HostResult, type HostStatus } from '../fleet/engine.js';
 
 export interface Style {
   color: boolean;
@@ -25,6 +25,11 @@ export const dim = (s: Style, t: string) => paint(s, '2', t);
 /** Hides app_secret values in a diff (both the old and the new one). */
 export function maskSecrets(diff: string): string {
   return diff.replace(/^([-+ ]\s*app_secret\s*=\s*).*$/gm, '$1"••••••••" -- hidden, --show-secret shows it');
+}
+
+/** An error as the text output shows it: what failed, then what to do. */
+export function writeError(error: { message: string; hint?: string }): void {
+  process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
 }
 
 export function renderDiff(diff: string, style: Style): string {
@@ -139,8 +144,7 @@ export function renderFleetTable(results: HostResult[], style: Style): string {
   for (const [i, row] of rows.entries()) {
     const r = results[i];
     const text = line(row);
-    const good = ['converged', 'unchanged', 'applied', 'passed', 'pending'].includes(r.status);
-    out.push(good ? text : r.status === 'not-started' || r.status === 'reverted' ? yellow(style, text) : red(style, text));
+    out.push(isOkStatus(r.status) ? text : r.status === 'not-started' || r.status === 'reverted' ? yellow(style, text) : red(style, text));
   }
   const failures = results.filter((r) => r.error && r.status !== 'not-started');
   for (const r of failures) {

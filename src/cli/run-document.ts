@@ -2,7 +2,7 @@
 // (plan, apply, rotate-secret, smoke, setup without a terminal). Its schema is
 // schema/run.schema.json, documented in the README. Secrets appear only under
 // --show-secret.
-import type { HostResult } from '../fleet/engine.js';
+import { isOkStatus, type HostResult } from '../fleet/engine.js';
 import { maskSecrets, summarisePlan } from './render.js';
 
 export const DOCUMENT_VERSION = 1;
@@ -28,8 +28,6 @@ export interface RunDocument {
   error: { code: string; message: string; hint?: string } | null;
 }
 
-const OK_STATUSES = new Set(['converged', 'pending', 'unchanged', 'applied', 'passed']);
-
 export function hostDocument(result: HostResult, showSecret: boolean) {
   const plan = result.plan;
   const report = result.report;
@@ -38,7 +36,7 @@ export function hostDocument(result: HostResult, showSecret: boolean) {
     target: result.target,
     domain: result.domain ?? plan?.domain ?? null,
     status: result.status,
-    ok: OK_STATUSES.has(result.status),
+    ok: isOkStatus(result.status),
     exitCode: result.exitCode,
     changes: plan ? summarisePlan(plan) : [],
     files: (plan?.files ?? []).map((file) => ({

@@ -3,14 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SettingsError } from '../errors.js';
-import { prosodyHttpAddress } from '../facts/probe.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
-import { runSmoke, type SmokeTarget } from '../smoke/smoke.js';
+import { expectationsFor, runSmoke, tunnelTarget, type SmokeTarget } from '../smoke/smoke.js';
 import { EXIT } from './exit-codes.js';
-import { renderFleetTable, renderSmoke, styleFor } from './render.js';
+import { renderFleetTable, renderSmoke, styleFor, writeError } from './render.js';
 import { connect, readHostCredentials, tokenOptions, type HostCredentials } from './session.js';
 import type { Connector } from '../connector/types.js';
-import type { TokenOptions } from '../settings/settings.js';
 import { performance } from 'node:perf_hooks';
 import { fail, finishTimings, mapLimit, openMembers, seconds, worstExitCode, type HostResult } from '../fleet/engine.js';
 import { connectEntry, parseConcurrency, resolveEntries, sudoPasswordsFor, type FleetFlags } from './apply-command.js';
@@ -47,7 +45,7 @@ async function smokeUrl(target: string | undefined, flags: SmokeFlags): Promise<
     const url = new URL(flags.url!.includes('://') ? flags.url! : `https://${flags.url}`);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/http-bind';
     const smokeTarget: SmokeTarget = { url: url.toString(), domain, insecure: flags.insecure, ca: flags.ca ? await readFile(flags.ca) : undefined };
-    const report = await runSmoke(smokeTarget, expectations(options, appId, appSecret));
+    const report = await runSmoke(smokeTarget, expectationsFor({ ...options, appId, appSecret }));
     const exitCode = report.ok ? EXIT.ok : EXIT.smokeFailed;
     const result: HostResult = {
       name: url.origin,
@@ -65,18 +63,6 @@ async function smokeUrl(target: string | undefined, flags: SmokeFlags): Promise<
   } finally {
     await connector?.close();
   }
-}
-
-function expectations(options: TokenOptions, appId: string, appSecret: string) {
-  return {
-    appId,
-    appSecret,
-    allowEmptyToken: options.allowEmptyToken,
-    roomCheck: options.roomCheck,
-    audience: options.audiences?.[0],
-    issuer: options.issuers?.[0],
-    moderatorFromToken: options.moderatorFromToken,
-  };
 }
 
 /** smoke through SSH tunnels: every host with the credentials it has (or the ones given). */
@@ -103,13 +89,17 @@ async function smokeCommand(targets: string[], flags: SmokeFlags): Promise<numbe
       const host = member.host;
       if (!host) return;
       member.result.domain = host.domain;
-      const address = prosodyHttpAddress(host.facts) ?? '127.0.0.1';
       const t0 = performance.now();
       try {
         const report = await runSmoke(
-          { url: `http://${address}:5280/http-bind`, domain: host.domain, openStream: () => host.connector.openTunnel(address, 5280) },
-          // Moderator cases are extra checks: run them wherever the host makes moderators from the token.
-          expectations({ ...options, moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined) }, options.appId ?? host.appId, options.appSecret ?? host.appSecret),
+          tunnelTarget(host.connector, host.facts, host.domain),
+          // What the user gave wins over what the host has; moderator cases run wherever the host makes moderators from the token.
+          expectationsFor({
+            ...options,
+            appId: options.appId ?? host.appId,
+            appSecret: options.appSecret ?? host.appSecret,
+            moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
+          }),
         );
         member.result.smoke = report;
         member.result.status = report.ok ? 'passed' : 'failed';
@@ -129,7 +119,7 @@ async function smokeCommand(targets: string[], flags: SmokeFlags): Promise<numbe
     } else if (results.length === 1) {
       const [result] = results;
       if (result.smoke) process.stdout.write(`${renderSmoke(result.smoke, styleFor(process.stdout))}\n`);
-      else if (result.error) process.stderr.write(`error: ${result.error.message}\n${result.error.hint ? `hint: ${result.error.hint}\n` : ''}`);
+      else if (result.error) writeError(result.error);
     } else {
       process.stdout.write(`${renderFleetTable(results, styleFor(process.stdout))}\n`);
     }

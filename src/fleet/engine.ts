@@ -5,7 +5,8 @@
 import type { Connector, HeldScript } from '../connector/types.js';
 import { applyPlan, revertApply, type ApplyEvent, type ApplyReport } from '../apply/apply.js';
 import { RolledBackError, RollbackFailedError } from '../errors.js';
-import { isEmpty, type Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
+import type { HostFacts } from '../facts/probe.js';
 import type { SmokeReport } from '../smoke/smoke.js';
 import { EXIT, exitCodeFor } from '../cli/exit-codes.js';
 import type { HostEntry } from './inventory.js';
@@ -29,6 +30,13 @@ export type HostStatus =
   | 'passed'
   /** anything else that went wrong (connect, read, plan, smoke, rollback) */
   | 'failed';
+
+/** The statuses of a host that ended as asked (or, for plan, can). */
+const OK_STATUSES: ReadonlySet<HostStatus> = new Set(['converged', 'pending', 'unchanged', 'applied', 'passed']);
+
+export function isOkStatus(status: HostStatus): boolean {
+  return OK_STATUSES.has(status);
+}
 
 export interface ErrorInfo {
   code: string;
@@ -178,7 +186,7 @@ export async function openMembers<Host>(
 
 export interface PlannedHost {
   connector: Connector;
-  facts: Parameters<typeof applyPlan>[1];
+  facts: HostFacts;
   plan: Plan;
 }
 
@@ -289,9 +297,4 @@ export async function applyFleet<Host extends PlannedHost>(members: Member<Host>
     );
   }
   return { failedAt, commitError, interrupted: userStop() && !committed };
-}
-
-/** Whether a member's plan changes anything. */
-export function hasChanges(plan: Plan | undefined): boolean {
-  return plan !== undefined && !isEmpty(plan);
 }

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { mintToken } from '../token/mint.js';
 import { BoshClient, XmppTransportError, type StepResult } from './bosh-client.js';
+import type { Connector } from '../connector/types.js';
+import { prosodyHttpAddress, type HostFacts } from '../facts/probe.js';
 
 export interface SmokeTarget {
   /** BOSH URL, e.g. http://127.0.0.1:5280/http-bind (through a tunnel) or https://meet.example.com/http-bind */
@@ -29,6 +31,29 @@ export interface SmokeExpectations {
   moderatorFromToken?: boolean;
   /** secrets the server used before a rotation: tokens signed with them must be refused */
   previousSecrets?: string[];
+}
+
+/** Prosody's own BOSH endpoint on a host, reached through the host's SSH connection. */
+export function tunnelTarget(connector: Pick<Connector, 'openTunnel'>, facts: HostFacts, domain: string): SmokeTarget {
+  const address = prosodyHttpAddress(facts) ?? '127.0.0.1';
+  return { url: `http://${address}:5280/http-bind`, domain, openStream: () => connector.openTunnel(address, 5280) };
+}
+
+/** What a server with these token settings must do with each case. */
+export function expectationsFor(
+  settings: { appId: string; appSecret: string; allowEmptyToken: boolean; roomCheck: boolean; issuers?: string[]; audiences?: string[]; moderatorFromToken?: boolean },
+  previousSecrets: string[] = [],
+): SmokeExpectations {
+  return {
+    appId: settings.appId,
+    appSecret: settings.appSecret,
+    allowEmptyToken: settings.allowEmptyToken,
+    roomCheck: settings.roomCheck,
+    audience: settings.audiences?.[0],
+    issuer: settings.issuers?.[0],
+    moderatorFromToken: settings.moderatorFromToken,
+    previousSecrets,
+  };
 }
 
 /** How long a join keeps listening for an affiliation granted after the join itself. */

@@ -60,7 +60,13 @@ describe('execWithSecret', () => {
     await expect(execWithSecret('true', SECRET.repeat(4000), {})).resolves.toBeUndefined();
   });
 
-  it('stops a command that runs past the timeout', async () => {
-    await expect(execWithSecret('sleep 10', SECRET, {}, 200)).rejects.toThrow(/stopped by SIGTERM/);
-  });
+  it('stops a command that runs past the timeout, with everything it started', async () => {
+    const pidFile = path.join(dir, 'child.pid');
+    // A background job that would outlive the run by minutes unless it is stopped with the command.
+    await expect(execWithSecret(`sleep 600 & echo $! > '${pidFile}'; wait`, SECRET, {}, 300)).rejects.toThrow(/stopped by SIGTERM/);
+    const child = Number(await fs.readFile(pidFile, 'utf8'));
+    // It got the signal too: it is gone (or a zombie not yet reaped).
+    const state = await fs.readFile(`/proc/${child}/stat`, 'utf8').then((stat) => stat.split(') ')[1]?.[0]).catch(() => 'gone');
+    expect(['gone', 'Z']).toContain(state);
+  }, 20_000);
 });
