@@ -27,8 +27,16 @@ export class HostStateError extends JitsiJwtError {
 
 /** Another run holds the host's lock. Nothing was touched. */
 export class LockHeldError extends JitsiJwtError {
-  constructor(host: string) {
-    super('locked', `another jitsi-jwt run is working on ${host} right now`, 'wait for it to finish, then run again');
+  constructor(host: string, holder: { pid?: number; since?: Date; user?: string } = {}) {
+    const who = [holder.pid ? `pid ${holder.pid}` : '', holder.since ? `since ${holder.since.toISOString().replace(/\.\d+Z$/, 'Z')}` : '', holder.user ? `for ${holder.user}` : ''].filter(Boolean).join(', ');
+    super('locked', `another jitsi-jwt run is working on ${host} right now${who ? ` (${who})` : ''}`, 'wait for it to finish, then run again');
+  }
+}
+
+/** The host's lock could not be taken at all (not because another run holds it). Nothing was touched. */
+export class LockError extends JitsiJwtError {
+  constructor(host: string, reason: string) {
+    super('lock-failed', `could not take the jitsi-jwt lock on ${host}: ${reason}`, 'fix what it names on the host (as root), then run again; nothing was changed');
   }
 }
 
@@ -47,6 +55,20 @@ export class RolledBackError extends JitsiJwtError {
 export class RollbackFailedError extends JitsiJwtError {
   constructor(message: string, hint?: string) {
     super('rollback-failed', message, hint);
+  }
+}
+
+/** The script that reads the host stopped before its end (its shell died, the connection dropped). Nothing was touched. */
+export class ProbeFailedError extends JitsiJwtError {
+  constructor(message: string, hint?: string) {
+    super('probe-failed', message, hint);
+  }
+}
+
+/** A broken invariant of the tool itself, or a broken installation of it: not the host's or the user's doing. */
+export class InternalError extends JitsiJwtError {
+  constructor(message: string, hint = 'this is a bug in jitsi-jwt; please report it with the plan output') {
+    super('internal', message, hint);
   }
 }
 

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InternalError } from './errors.js';
 
 export function templateDir(kind: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -10,7 +11,9 @@ export function templateDir(kind: string): string {
     const candidate = join(dir, 'templates', kind);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`templates/${kind} not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) {
+      throw new InternalError(`templates/${kind} not found above ${fileURLToPath(import.meta.url)}`, 'this jitsi-jwt installation is incomplete: reinstall it');
+    }
     dir = parent;
   }
 }

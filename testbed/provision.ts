@@ -170,7 +170,8 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
   await inHost(root, 'chown root:jitsi /etc/jitsi/jicofo/jicofo.conf && mkdir -p /var/log/jitsi && chown root:jitsi /var/log/jitsi && chmod 775 /var/log/jitsi');
 }
 
-function jicofoConf(host: HostSpec): string {
+/** /etc/jitsi/jicofo/jicofo.conf in the shape jicofo's package writes it. */
+export function jicofoConf(host: Pick<HostSpec, 'domain' | 'address' | 'focusPassword'>): string {
   const { domain } = host;
   return `# Jicofo HOCON configuration. See reference.conf in /usr/share/jicofo/jicofo.jar for
 #available options, syntax, and default values.

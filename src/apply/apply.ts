@@ -8,6 +8,7 @@ import type { ServiceName } from '../facts/services.js';
 import { PackageInstallError, RollbackFailedError, RolledBackError } from '../errors.js';
 import type { SmokeReport } from '../smoke/smoke.js';
 import { isEmpty, type Plan } from '../plan/plan.js';
+import { backupStamp } from './backups.js';
 import { BACKUP_ROOT, installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
 
 export type ApplyEvent =
@@ -27,6 +28,8 @@ export interface ApplyOptions {
   shouldStop?: () => boolean;
   onEvent?: (event: ApplyEvent) => void;
   now?: Date;
+  /** Lua modules that must load under Prosody's Lua after the write (default: the token plugins'; a restore to a config without tokens needs none) */
+  luaModules?: readonly string[];
 }
 
 export interface ApplyReport {
@@ -71,9 +74,8 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
   const interrupted = () => new RolledBackError('interrupted', `interrupted on ${connector.label}; the host is back as it was`);
   if (options.shouldStop?.()) throw new RolledBackError('interrupted', `interrupted on ${connector.label} before anything but packages changed; nothing else was touched`);
 
-  const stamp = (options.now ?? new Date()).toISOString().replace(/[:.]/g, '-');
-  const backupDir = `${BACKUP_ROOT}/${stamp}`;
-  const touchesFiles = plan.files.length > 0 || plan.links.length > 0;
+  const backupDir = `${BACKUP_ROOT}/${backupStamp(options.now ?? new Date())}`;
+  const touchesFiles = plan.files.length > 0 || plan.links.length > 0 || (plan.unlinks ?? []).length > 0;
   if (touchesFiles) {
     emit({ step: 'write', backupDir });
     report.backupDir = backupDir;
@@ -86,9 +88,10 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
           content: file.before === file.after ? undefined : file.after,
           ownership: file.mode && file.owner ? { mode: file.mode.to, owner: file.owner.to } : undefined,
         })),
-        links: plan.links.map((l) => ({ path: l.path, module: l.module })),
+        links: plan.links.map((l) => ({ path: l.path, module: l.module, target: l.target })),
+        unlinks: (plan.unlinks ?? []).map((l) => l.path),
         lua,
-        luaModules: TOKEN_LUA_MODULES,
+        luaModules: options.luaModules ?? TOKEN_LUA_MODULES,
       }),
     );
     const out = parseScriptOutput(result.stdout);

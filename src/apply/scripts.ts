@@ -1,31 +1,69 @@
 // The shell scripts apply sends to the host, one per step. Each is a POSIX sh
 // script sent over stdin (never argv); file contents travel base64-encoded
 // inside them. Results come back as `@@result key value` lines.
-import { AS_PROSODY_FUNCTION, SERVICE_PIDS_FUNCTION } from '../facts/probe.js';
-import type { ServiceName } from '../facts/services.js';
+import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
+import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
 
-export const LOCK_FILE = '/run/lock/jitsi-jwt.lock';
+/** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
+export const LOCK_DIR = '/run/jitsi-jwt';
+export const LOCK_FILE = `${LOCK_DIR}/lock`;
+/** Who holds the lock now: "PID SINCE USER", written by each new holder. */
+export const LOCK_HOLDER = `${LOCK_DIR}/holder`;
 export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
 
 const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
-/** Holds the host-wide lock for as long as the channel stays open. */
+/**
+ * Holds the host-wide lock for as long as the channel stays open. Its first
+ * line says how it went: "locked"; "busy PID SINCE USER" (another run holds
+ * it: its pid, since when, for whom); or "error WHY" (the lock could not be
+ * taken at all).
+ */
 export function lockScript(): string {
-  return `mkdir -p /run/lock
-flock -n ${LOCK_FILE} sh -c 'echo locked; exec cat >/dev/null' || echo busy`;
+  // One compound command: sh reads all of it before running any, so the cat that holds the lock cannot swallow the lines after it.
+  return `export LC_ALL=C
+{
+dir=${LOCK_DIR}
+[ -d "$dir" ] || mkdir -m 700 "$dir" 2>/dev/null
+if [ -L "$dir" ] || [ ! -d "$dir" ]; then echo "error $dir is not a directory"; exit 0; fi
+if [ "$(stat -c %u "$dir")" != 0 ] || [ $((0$(stat -c %a "$dir") & 022)) != 0 ]; then
+	echo "error $dir may be written by others than root (owner $(stat -c %U "$dir"), mode $(stat -c %a "$dir")): remove it, and the next run makes it again"
+	exit 0
+fi
+flock -n -E 75 ${LOCK_FILE} sh -c 'printf "%s %s %s\n" "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > "$1"; echo locked; exec cat >/dev/null' sh ${LOCK_HOLDER} 2>"$dir/error"
+case $? in
+0) ;;
+75) echo "busy $(cat ${LOCK_HOLDER} 2>/dev/null)" ;;
+*) echo "error flock: $(tr '\n' ' ' < "$dir/error")" ;;
+esac
+}`;
+}
+
+/** What lockScript's first line says. */
+export type LockAnswer = { state: 'locked' } | { state: 'busy'; pid?: number; since?: Date; user?: string } | { state: 'error'; reason: string };
+
+export function parseLockAnswer(line: string): LockAnswer {
+  const text = line.trim();
+  if (text === 'locked') return { state: 'locked' };
+  const busy = /^busy(?: (\d+) (\d+) (\S+))?/.exec(text);
+  if (busy) return busy[1] ? { state: 'busy', pid: Number(busy[1]), since: new Date(Number(busy[2]) * 1000), user: busy[3] } : { state: 'busy' };
+  if (text.startsWith('error ')) return { state: 'error', reason: text.slice(6) };
+  return { state: 'error', reason: `unexpected answer from the lock script: ${text || '(nothing)'}` };
 }
 
 export function installScript(packages: string[], lockTimeoutSeconds: number): string {
   const list = packages.map(shQuote).join(' ');
   return `export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+log=$(mktemp) || exit 1
+trap 'rm -f "$log"' EXIT
 apt() { apt-get -o DPkg::Lock::Timeout=${lockTimeoutSeconds} -o Acquire::Retries=2 -q -y "$@"; }
-if ! apt install --no-install-recommends ${list} >/tmp/jitsi-jwt-apt.log 2>&1; then
-	if grep -q 'Could not get lock' /tmp/jitsi-jwt-apt.log; then cat /tmp/jitsi-jwt-apt.log >&2; echo '@@result dpkg-lock held'; exit 1; fi
+if ! apt install --no-install-recommends ${list} >"$log" 2>&1; then
+	if grep -q 'Could not get lock' "$log"; then cat "$log" >&2; echo '@@result dpkg-lock held'; exit 1; fi
 	# Package lists older than the mirror point at files it no longer has.
-	apt update >>/tmp/jitsi-jwt-apt.log 2>&1
-	if ! apt install --no-install-recommends ${list} >>/tmp/jitsi-jwt-apt.log 2>&1; then
-		grep -q 'Could not get lock' /tmp/jitsi-jwt-apt.log && echo '@@result dpkg-lock held'
-		tail -n 20 /tmp/jitsi-jwt-apt.log >&2
+	apt update >>"$log" 2>&1
+	if ! apt install --no-install-recommends ${list} >>"$log" 2>&1; then
+		grep -q 'Could not get lock' "$log" && echo '@@result dpkg-lock held'
+		tail -n 20 "$log" >&2
 		exit 1
 	fi
 fi
@@ -44,19 +82,32 @@ export interface LinkWrite {
   path: string;
   /** Lua module file name, e.g. basexx.lua: linked to the newest copy Debian ships for an older Lua */
   module: string;
+  /** link to exactly this file instead */
+  target?: string;
 }
 
 /**
  * Backs up, writes atomically, links, validates. Prints the configuration
  * check before and after, and which Lua modules load afterwards; the caller
  * decides, and restores with restoreScript() when something is wrong.
+ *
+ * The manifest says how to undo each step: `file<TAB>path<TAB>saved copy`,
+ * `link<TAB>path` (a link this run made: remove it) and
+ * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
-export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; lua: string; luaModules: readonly string[] }): string {
+export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[] }): string {
   const { backupDir } = options;
+  const manifest = shQuote(`${backupDir}/manifest`);
+  // What a link's path was before this run touched it, so that a rollback puts exactly that back.
+  const recordLink = (path: string) =>
+    `if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; else printf 'link\\t%s\\n' ${shQuote(path)} >> ${manifest}; fi`;
   const lines = [
     'set -e',
     'export LC_ALL=C',
     'umask 022',
+    // A temporary file left by a failed step is removed, whatever failed.
+    'tmp=',
+    `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
     `install -d -m 700 ${shQuote(BACKUP_ROOT)} ${shQuote(backupDir)}`,
     `: > ${shQuote(`${backupDir}/manifest`)}`,
     `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
@@ -83,13 +134,16 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
       lines.push(`chown ${shQuote(file.ownership.owner)} ${shQuote(file.path)}`, `chmod ${file.ownership.mode} ${shQuote(file.path)}`);
     }
   }
+  for (const path of options.unlinks ?? []) {
+    lines.push(`if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; rm -f ${shQuote(path)}; fi`);
+  }
   for (const link of options.links) {
     lines.push(
-      `source=$(ls /usr/share/lua/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)`,
+      link.target === undefined ? `source=$(ls /usr/share/lua/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)` : `source=${shQuote(link.target)}`,
       `[ -n "$source" ] || { echo "no copy of ${link.module} under /usr/share/lua/5.x" >&2; exit 1; }`,
       `install -d -m 755 ${shQuote(link.path.replace(/\/[^/]+$/, ''))}`,
+      recordLink(link.path),
       `ln -sfn "$source" ${shQuote(link.path)}`,
-      `printf 'link\\t%s\\n' ${shQuote(link.path)} >> ${shQuote(`${backupDir}/manifest`)}`,
     );
   }
   lines.push(
@@ -107,15 +161,18 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   return lines.join('\n');
 }
 
-/** Puts back every file the write step saved and removes the links it made. */
+/** Puts back every file the write step saved, removes the links it made and puts back the links it removed. */
 export function restoreScript(backupDir: string): string {
   return `set -e
+tmp=
+trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 manifest=${shQuote(`${backupDir}/manifest`)}
 [ -f "$manifest" ] || exit 0
 while IFS="$(printf '\\t')" read -r kind target saved; do
 	case "$kind" in
-	file) cp -a "$saved" "$target.jitsi-jwt-restore" && mv -f "$target.jitsi-jwt-restore" "$target" ;;
+	file) tmp=$(mktemp "$(dirname "$target")/.jitsi-jwt.XXXXXX") && cp -a "$saved" "$tmp" && mv -f "$tmp" "$target" ;;
 	link) rm -f "$target" ;;
+	unlink) ln -sfn "$saved" "$target" ;;
 	esac
 done < "$manifest"
 echo '@@result restored yes'`;
@@ -125,10 +182,11 @@ echo '@@result restored yes'`;
  * Restarts services and confirms each restart by new processes that still run
  * a second later: Prosody first (Jicofo logs in to it, and a real
  * mod_client_proxy only sees focus come online once its component is loaded),
- * then the others together. Where
- * an init script reports success but leaves the old process running (Debian
- * 12's prosody script on Lua 5.4), it stops the old process itself and starts
- * the service again.
+ * then the others together. Where an init script reports success but leaves
+ * the old process running (Debian 12's prosody script on Lua 5.4), it stops
+ * the service and starts it again; under SysV it then signals the old
+ * processes itself, but only those still the service's own (same pid, start
+ * time and user as identified from the pidfile before the restart).
  */
 export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv'): string {
   const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
@@ -136,7 +194,7 @@ export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv')
   const rest = services.filter((s) => s !== 'prosody');
   return `export LC_ALL=C
 ${SERVICE_PIDS_FUNCTION}
-state=$(mktemp -d /tmp/jitsi-jwt-restart.XXXXXX)
+state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 all_new() { # $1 service, $2 processes before: true when it runs on new processes only
 	now=$(service_pids "$1")
@@ -149,6 +207,12 @@ wait_new() {
 	while [ $i -lt 75 ]; do all_new "$1" "$2" && return 0; i=$((i + 1)); sleep 0.2; done
 	return 1
 }
+still_running() { # $1 uid, $2 processes: prints those that are still the same processes
+	for p in $2; do [ "$(process_id "\${p%%:*}" "$1")" = "$p" ] && echo "$p"; done
+}
+signal_old() { # $1 signal, $2 uid, $3 processes
+	for p in $(still_running "$2" "$3"); do kill -"$1" "\${p%%:*}" 2>/dev/null; done
+}
 fail_one() {
 	echo "@@result $1 failed"
 	tail -n 5 "$state/$1.log" 2>/dev/null | sed 's/^/@@log /'
@@ -157,17 +221,17 @@ restart_one() {
 	before=$(service_pids "$1" | tr '\n' ' ')
 	echo "$before" > "$state/$1.before"
 	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
-	# The init script did not replace the process: stop it ourselves and start again.
+	# The init script did not replace the process: stop the service and start it again.
 	${ctl('stop')} >>"$state/$1.log" 2>&1
-	for p in $before; do kill -TERM "\${p%%:*}" 2>/dev/null; done
+${
+  init === 'sysv'
+    ? `	uid=$(service_uid "$1")
+	signal_old TERM "$uid" "$before"
 	i=0
-	while [ $i -lt 50 ]; do
-		alive=0
-		for p in $before; do kill -0 "\${p%%:*}" 2>/dev/null && alive=1; done
-		[ $alive = 0 ] && break
-		i=$((i + 1)); sleep 0.2
-	done
-	for p in $before; do kill -KILL "\${p%%:*}" 2>/dev/null; done
+	while [ $i -lt 50 ] && [ -n "$(still_running "$uid" "$before")" ]; do i=$((i + 1)); sleep 0.2; done
+	signal_old KILL "$uid" "$before"`
+    : ''
+}
 	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
 	fail_one "$1"
 	return 1

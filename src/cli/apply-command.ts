@@ -4,9 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
+import { DEFAULT_KEEP_BACKUPS, pruneBackups } from '../apply/backups.js';
 import type { Connector } from '../connector/types.js';
 import { HostStateError, SettingsError } from '../errors.js';
-import { applyFleet, errorInfo, fail, finishTimings, openMembers, seconds, worstExitCode, type HostResult, type Member } from '../fleet/engine.js';
+import { applyFleet, errorInfo, fail, finishTimings, mapLimit, openMembers, seconds, worstExitCode, type HostResult, type Member } from '../fleet/engine.js';
 import { fleetEntries, parseInventory, type HostEntry } from '../fleet/inventory.js';
 import { checkSecretOut, execWithSecret, writeSecretFile } from '../fleet/secret-delivery.js';
 import { sharedCredentials, type HostCredentialState, type SharedCredentials } from '../fleet/shared-credentials.js';
@@ -24,26 +25,22 @@ import { Progress } from './progress.js';
 /** Options every command that works on several hosts takes. */
 export interface FleetFlags extends CommonFlags {
   inventory?: string;
-  concurrency?: string;
+  concurrency?: number;
 }
 
 export interface ApplyFlags extends FleetFlags {
   yes?: boolean;
   rollback?: boolean;
   smoke?: boolean;
-  dpkgLockTimeout?: string;
+  dpkgLockTimeout?: number;
   secretOut?: string;
   exec?: string;
   secretFrom?: string;
+  keepBackups?: number;
 }
 
 export const DEFAULT_CONCURRENCY = 8;
-
-export function parseConcurrency(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_CONCURRENCY;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 256) throw new SettingsError(`--concurrency "${text}" is not a number from 1 to 256`, `e.g. --concurrency 4 (default ${DEFAULT_CONCURRENCY})`);
-  return Number(text);
-}
+export const DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS = 120;
 
 /** The run's hosts, from TARGETs, --inventory, or --local. */
 export async function resolveEntries(targets: string[], flags: FleetFlags, command: string): Promise<HostEntry[]> {
@@ -72,8 +69,8 @@ export async function resolveEntries(targets: string[], flags: FleetFlags, comma
 export async function sudoPasswordsFor(entries: HostEntry[], flags: FleetFlags): Promise<(entry: HostEntry) => string | undefined> {
   const fromStdin = await readSudoPassword(flags);
   for (const entry of entries) {
-    if (entry.sudoPasswordEnv && process.env[entry.sudoPasswordEnv] === undefined) {
-      throw new SettingsError(`${entry.name}: sudo_password_env names ${entry.sudoPasswordEnv}, which is not set`, `export ${entry.sudoPasswordEnv} with that host's sudo password`);
+    if (entry.sudoPasswordEnv && !process.env[entry.sudoPasswordEnv]) {
+      throw new SettingsError(`${entry.name}: sudo_password_env names ${entry.sudoPasswordEnv}, which is not set or empty`, `export ${entry.sudoPasswordEnv} with that host's sudo password`);
     }
     if (entry.sudo === 'password' && !entry.sudoPasswordEnv && fromStdin === undefined) {
       throw new SettingsError(`${entry.name} needs a sudo password (sudo: password in the inventory)`, 'pipe it in with --sudo-password-stdin, or name a variable with sudo_password_env');
@@ -240,7 +237,7 @@ export async function planCommand(targets: string[], flags: FleetFlags & { detai
   const started = performance.now();
   const options = await tokenOptions(flags);
   const entries = await resolveEntries(targets, flags, 'plan');
-  const members = await openFleet(entries, flags, parseConcurrency(flags.concurrency));
+  const members = await openFleet(entries, flags, flags.concurrency ?? DEFAULT_CONCURRENCY);
   try {
     const planning = planFleet(members, options, { rotate: false });
     const runError = planning.runError ? errorInfo(planning.runError) : undefined;
@@ -272,7 +269,8 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
   const showSecret = Boolean(flags.showSecret);
   const options = await tokenOptions(flags);
   const entries = await resolveEntries(targets, flags, command);
-  const concurrency = parseConcurrency(flags.concurrency);
+  const concurrency = flags.concurrency ?? DEFAULT_CONCURRENCY;
+  const keepBackups = flags.keepBackups ?? DEFAULT_KEEP_BACKUPS;
   if (flags.secretOut) await checkSecretOut(flags.secretOut);
   if (flags.exec !== undefined && flags.exec.trim() === '') throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
   if (rotate && options.appSecret === undefined && !flags.secretOut && flags.exec === undefined && !showSecret) {
@@ -359,7 +357,7 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
     const outcome = await interruptibly((interrupted) =>
       applyFleet(ready, {
         concurrency,
-        dpkgLockTimeoutSeconds: Number(flags.dpkgLockTimeout ?? 120),
+        dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
         noRollback: flags.rollback === false,
         interrupted,
         smoke: flags.smoke === false ? undefined : (member) => smokeFor(member.host!, shared!.previousSecrets),
@@ -372,9 +370,26 @@ export async function changeCommand(command: 'apply' | 'rotate-secret', targets:
     if (ready.some((m) => m.result.error && m.result.status !== 'not-started') || outcome.commitError) progress.fail();
     else progress.done();
     if (outcome.commitError) runError = outcome.commitError;
+    if (!outcome.interrupted && !outcome.commitError && ready.every((m) => !m.result.error)) {
+      await mapLimit(ready.filter((m) => m.result.status === 'applied' && m.result.report?.backupDir), concurrency, (m) => pruneOldBackups(m.host!, keepBackups, Boolean(flags.json)));
+    }
     return finish(outcome.interrupted ? EXIT.interrupted : worstExitCode([...members.map((m) => m.result.exitCode), ...(outcome.commitError ? [EXIT.rolledBack] : [])]));
   } finally {
     await releaseAll(members);
+  }
+}
+
+/**
+ * After a run that succeeded and wrote: the host keeps only its newest `keep`
+ * backups. Failing to remove old ones leaves the run as it is, with a warning.
+ */
+async function pruneOldBackups(planned: Planned, keep: number, json: boolean): Promise<void> {
+  try {
+    await pruneBackups(planned.connector, keep);
+  } catch (error) {
+    const warning = `could not remove backups beyond the newest ${keep}: ${(error as Error).message}`;
+    planned.plan.warnings.push(warning);
+    if (!json) process.stderr.write(`warning: ${planned.connector.label}: ${warning}\n`);
   }
 }
 
@@ -384,7 +399,7 @@ export async function executePlan(planned: Planned, flags: ApplyFlags, extra: { 
   const showSecret = Boolean(flags.showSecret);
   const progress = progressFor(1, false);
   const report = await applyPlan(connector, facts, plan, {
-    dpkgLockTimeoutSeconds: Number(flags.dpkgLockTimeout ?? 120),
+    dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
     noRollback: flags.rollback === false,
     shouldStop: extra.shouldStop,
     onEvent: (event) => progress.event(connector.label, event),
@@ -394,6 +409,7 @@ export async function executePlan(planned: Planned, flags: ApplyFlags, extra: { 
     throw error;
   });
   progress.done();
+  if (report.backupDir && !(report.smoke && !report.smoke.ok)) await pruneOldBackups(planned, flags.keepBackups ?? DEFAULT_KEEP_BACKUPS, false);
   process.stdout.write(`\n${renderReport(report, plan, { showSecret, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, styleFor(process.stdout))}\n`);
   return { report, exitCode: report.smoke && !report.smoke.ok ? EXIT.smokeFailed : EXIT.ok };
 }

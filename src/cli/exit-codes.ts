@@ -23,10 +23,12 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-const BY_CODE: Record<string, number> = {
+/** Every error code the tool reports (JitsiJwtError.code, and `error.code` in --json) and its exit code. */
+export const BY_CODE: Record<string, number> = {
   settings: EXIT.badInput,
   'host-state': EXIT.hostState,
   locked: EXIT.locked,
+  'lock-failed': EXIT.failed,
   'rolled-back': EXIT.rolledBack,
   'rollback-failed': EXIT.rollbackFailed,
   'secret-delivery': EXIT.rolledBack,
@@ -40,6 +42,10 @@ const BY_CODE: Record<string, number> = {
   'connection-lost': EXIT.failed,
   tunnel: EXIT.failed,
   'script-exited': EXIT.failed,
+  'probe-failed': EXIT.failed,
+  internal: EXIT.failed,
+  /** a host of a fleet run that stopped before reaching it: nothing failed there */
+  'not-started': EXIT.ok,
 };
 
 export function exitCodeFor(error: unknown): number {

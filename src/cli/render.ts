@@ -3,6 +3,7 @@
 import type { ApplyReport } from '../apply/apply.js';
 import type { Plan } from '../plan/plan.js';
 import { isEmpty } from '../plan/plan.js';
+import { shownDiff } from './secret-mask.js';
 import type { SmokeReport } from '../smoke/smoke.js';
 import { isOkStatus, type HostResult, type HostStatus } from '../fleet/engine.js';
 
@@ -21,11 +22,6 @@ export const red = (s: Style, t: string) => paint(s, '31', t);
 export const yellow = (s: Style, t: string) => paint(s, '33', t);
 export const cyan = (s: Style, t: string) => paint(s, '36', t);
 export const dim = (s: Style, t: string) => paint(s, '2', t);
-
-/** Hides app_secret values in a diff (both the old and the new one). */
-export function maskSecrets(diff: string): string {
-  return diff.replace(/^([-+ ]\s*app_secret\s*=\s*).*$/gm, '$1"••••••••" -- hidden, --show-secret shows it');
-}
 
 /** An error as the text output shows it: what failed, then what to do. */
 export function writeError(error: { message: string; hint?: string }): void {
@@ -65,7 +61,7 @@ export function summarisePlan(plan: Plan): string[] {
   return lines;
 }
 
-export function renderPlan(plan: Plan, host: string, options: { showSecret: boolean }, style: Style): string {
+export function renderPlan(plan: Plan, host: string, options: { showSecret: boolean; secrets?: readonly string[] }, style: Style): string {
   const out: string[] = [];
   out.push(bold(style, `Plan for ${host} — Jitsi domain ${plan.domain}`));
   if (isEmpty(plan)) {
@@ -74,7 +70,7 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
     for (const line of summarisePlan(plan)) out.push(`  • ${line}`);
     for (const file of plan.files.filter((f) => f.diff)) {
       out.push('');
-      out.push(renderDiff(options.showSecret ? file.diff : maskSecrets(file.diff), style).trimEnd());
+      out.push(renderDiff(shownDiff(plan, file, options), style).trimEnd());
     }
   }
   out.push('');
@@ -86,7 +82,7 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
 export function renderSmoke(report: SmokeReport, style: Style): string {
   const width = Math.max(...report.cases.map((c) => c.name.length));
   const rows = report.cases.map((c) => {
-    const mark = c.ok ? green(style, 'ok  ') : red(style, 'FAIL');
+    const mark = { pass: green(style, 'ok  '), fail: red(style, 'FAIL'), inconclusive: yellow(style, 'INCONCLUSIVE') }[c.verdict];
     return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(8)}  ${c.observed}`;
   });
   return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows].join('\n');

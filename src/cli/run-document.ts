@@ -1,9 +1,11 @@
 // The one JSON document --json prints, for every command that works on hosts
-// (plan, apply, rotate-secret, smoke, setup without a terminal). Its schema is
+// (plan, apply, rotate-secret, smoke, setup without a terminal; restore adds its
+// hosts' `backups`, cli/restore-command.ts). Its schema is
 // schema/run.schema.json, documented in the README. Secrets appear only under
 // --show-secret.
 import { isOkStatus, type HostResult } from '../fleet/engine.js';
-import { maskSecrets, summarisePlan } from './render.js';
+import { summarisePlan } from './render.js';
+import { shownDiff } from './secret-mask.js';
 
 export const DOCUMENT_VERSION = 1;
 
@@ -28,7 +30,8 @@ export interface RunDocument {
   error: { code: string; message: string; hint?: string } | null;
 }
 
-export function hostDocument(result: HostResult, showSecret: boolean) {
+/** One host's part of the document; `secrets` are hidden wherever they appear in its diffs (besides those its files hold). */
+export function hostDocument(result: HostResult, showSecret: boolean, secrets: readonly string[] = []) {
   const plan = result.plan;
   const report = result.report;
   return {
@@ -39,13 +42,15 @@ export function hostDocument(result: HostResult, showSecret: boolean) {
     ok: isOkStatus(result.status),
     exitCode: result.exitCode,
     changes: plan ? summarisePlan(plan) : [],
-    files: (plan?.files ?? []).map((file) => ({
-      path: file.path,
-      purpose: file.purpose,
-      diff: showSecret ? file.diff : maskSecrets(file.diff),
-      mode: file.mode ?? null,
-      owner: file.owner ?? null,
-    })),
+    files: plan
+      ? plan.files.map((file) => ({
+          path: file.path,
+          purpose: file.purpose,
+          diff: shownDiff(plan, file, { showSecret, secrets }),
+          mode: file.mode ?? null,
+          owner: file.owner ?? null,
+        }))
+      : [],
     packages: plan?.packages ?? [],
     restarts: plan?.restarts ?? [],
     restartReasons: plan?.restartReasons ?? [],
@@ -79,7 +84,7 @@ export function runDocument(
     seconds: run.seconds,
     appId: run.appId ?? null,
     secret,
-    hosts: results.map((result) => hostDocument(result, run.showSecret)),
+    hosts: results.map((result) => hostDocument(result, run.showSecret, run.secret?.value ? [run.secret.value] : [])),
     error: run.error ?? null,
   };
 }

@@ -5,12 +5,12 @@ import { readFile } from 'node:fs/promises';
 import type { Connector, HeldScript } from '../connector/types.js';
 import { connectSsh, parseTarget } from '../connector/ssh.js';
 import { connectLocal } from '../connector/local.js';
-import { LockHeldError, SettingsError } from '../errors.js';
+import { LockError, LockHeldError, SettingsError } from '../errors.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
 import { planTokenAuth, type Plan } from '../plan/plan.js';
 import { chooseDomain, currentTokenState, resolveSettings, type ResolvedSettings } from '../plan/resolve.js';
-import { listOption, secretFromFileContent, type TokenOptions } from '../settings/settings.js';
-import { lockScript } from '../apply/scripts.js';
+import { secretFromFileContent, type TokenOptions } from '../settings/settings.js';
+import { lockScript, parseLockAnswer } from '../apply/scripts.js';
 import { SudoError } from '../connector/errors.js';
 import { askHidden, canAsk, confirm, oneQuestionAtATime } from './prompt.js';
 
@@ -21,8 +21,8 @@ export interface CommonFlags {
   appId?: string;
   appSecretFile?: string;
   allowEmptyToken?: boolean;
-  issuers?: string;
-  audiences?: string;
+  issuers?: string[];
+  audiences?: string[];
   roomCheck?: boolean;
   moderatorFromToken?: boolean;
   allowWeakSecret?: boolean;
@@ -44,6 +44,10 @@ export async function tokenOptions(flags: CommonFlags): Promise<TokenOptions> {
       throw new SettingsError(`cannot read the secret file ${flags.appSecretFile}: ${(error as Error).message}`, 'give a readable file with --app-secret-file');
     }
   } else if (process.env.JITSI_JWT_APP_SECRET !== undefined) {
+    // Unlike other variables, empty is not "unset": a secret store that filled in nothing must not lead to a new secret.
+    if (process.env.JITSI_JWT_APP_SECRET === '') {
+      throw new SettingsError('JITSI_JWT_APP_SECRET is set but empty', 'fill it with the secret, or unset it to keep the host\'s secret (or generate one where there is none)');
+    }
     appSecret = process.env.JITSI_JWT_APP_SECRET;
   }
   return {
@@ -51,8 +55,8 @@ export async function tokenOptions(flags: CommonFlags): Promise<TokenOptions> {
     appId: flags.appId,
     appSecret,
     allowEmptyToken: Boolean(flags.allowEmptyToken),
-    issuers: listOption(flags.issuers),
-    audiences: listOption(flags.audiences),
+    issuers: flags.issuers,
+    audiences: flags.audiences,
     roomCheck: flags.roomCheck !== false,
     moderatorFromToken: flags.moderatorFromToken ? true : undefined,
     allowWeakSecret: Boolean(flags.allowWeakSecret),
@@ -137,7 +141,9 @@ export async function lockAndRead(connector: Connector): Promise<OpenHost> {
   try {
     const held = await connector.hold(lockScript());
     lock = held;
-    if (held.firstLine.trim() !== 'locked') throw new LockHeldError(connector.label);
+    const answer = parseLockAnswer(held.firstLine);
+    if (answer.state === 'busy') throw new LockHeldError(connector.label, answer);
+    if (answer.state === 'error') throw new LockError(connector.label, answer.reason);
     const facts = parseFacts((await connector.run(probeScript())).stdout);
     return {
       connector,

@@ -1,8 +1,10 @@
 // jitsi-jwt setup: the interactive installer. Asks only what the host cannot
 // tell, with the host's answers as defaults, shows the plan, applies it with
 // its smoke test, and ends with everything a backend developer needs.
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { checkSecretOut, writeSecretFile } from '../fleet/secret-delivery.js';
+import type { Command } from 'commander';
+import { option } from './options.js';
 import enquirer from 'enquirer';
 import { SettingsError } from '../errors.js';
 import { isEmpty } from '../plan/plan.js';
@@ -76,7 +78,13 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags): Promise<TokenO
   let appSecret: string | undefined;
   if (secretChoice === 'file') {
     const file = await ask<string>({ type: 'input', message: 'File holding the secret' });
-    appSecret = validateSecret(secretFromFileContent(await readFile(file, 'utf8')), Boolean(flags.allowWeakSecret));
+    let content: string;
+    try {
+      content = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`cannot read the secret file ${file}: ${(error as Error).message}`, 'give a readable file, or choose to keep or generate the secret');
+    }
+    appSecret = validateSecret(secretFromFileContent(content), Boolean(flags.allowWeakSecret));
   }
 
   const roomCheck = await ask<boolean>({ type: 'confirm', message: "Admit a token only to the room it names (token_verification)?", initial: current.tokenAuth ? current.roomCheck : true });
@@ -106,9 +114,9 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags): Promise<TokenO
 async function saveSecret(secret: string, domain: string): Promise<void> {
   if (!(await ask<boolean>({ type: 'confirm', message: 'Save app_secret to a local file (mode 0600) for your backend?', initial: false }))) return;
   const file = await ask<string>({ type: 'input', message: 'File', initial: `./${domain}.app_secret` });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${secret}\n`, { mode: 0o600 });
-  await rename(temp, file);
+  // The same safe write as --secret-out: an unpredictable temporary name, 0600 from the start, fsync, rename.
+  await checkSecretOut(file);
+  await writeSecretFile(file, secret);
   process.stdout.write(`saved to ${file} (mode 0600)\n`);
 }
 
@@ -155,8 +163,12 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
         return EXIT.ok;
       }
       const { exitCode } = await interruptibly((shouldStop) => executePlan(planned, flags, { shouldStop }));
-      if (exitCode !== EXIT.ok) return exitCode;
       const { settings } = planned;
+      if (exitCode !== EXIT.ok) {
+        // --no-rollback kept a new secret although the smoke test failed: it still has to reach the backend.
+        if (settings.appSecret !== settings.previousSecret) await saveSecret(settings.appSecret, settings.domain);
+        return exitCode;
+      }
       process.stdout.write(`${await backendKit(settings.appId, settings.appSecret, settings.domain, settings.issuers?.[0], settings.audiences?.[0])}\n\n`);
       await saveSecret(settings.appSecret, settings.domain);
       return EXIT.ok;
@@ -175,8 +187,8 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
 export function addSetupCommand(program: Command, withOptions: (command: Command) => Command): void {
   withOptions(program.command('setup'))
     .description('interactive installer: asks what it cannot read from the host, shows the plan, applies and proves it')
-    .option('-y, --yes', 'without a terminal: apply without asking (setup then works like apply)')
-    .option('--no-rollback', 'keep the new state even when the smoke test fails')
+    .addOption(option('-y, --yes', 'without a terminal: apply without asking (setup then works like apply)', { type: 'boolean' }, { env: false }))
+    .addOption(option('--no-rollback', 'keep the new state even when the smoke test fails', { type: 'boolean' }))
     .action(async (target, flags) => {
       process.exitCode = await setupCommand(target, flags);
     });

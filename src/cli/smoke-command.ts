@@ -1,7 +1,8 @@
 // jitsi-jwt smoke: prove a server's token authentication with fresh tokens,
 // through an SSH tunnel to its Prosody, or at a public URL (nginx in front).
 import { readFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { option } from './options.js';
 import { SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { expectationsFor, runSmoke, tunnelTarget, type SmokeTarget } from '../smoke/smoke.js';
@@ -11,13 +12,34 @@ import { connect, readHostCredentials, tokenOptions, type HostCredentials } from
 import type { Connector } from '../connector/types.js';
 import { performance } from 'node:perf_hooks';
 import { fail, finishTimings, mapLimit, openMembers, seconds, worstExitCode, type HostResult } from '../fleet/engine.js';
-import { connectEntry, parseConcurrency, resolveEntries, sudoPasswordsFor, type FleetFlags } from './apply-command.js';
+import { connectEntry, DEFAULT_CONCURRENCY, resolveEntries, sudoPasswordsFor, type FleetFlags } from './apply-command.js';
 import { printDocument, runDocument } from './run-document.js';
 
 interface SmokeFlags extends FleetFlags {
   url?: string;
   ca?: string;
   insecure?: boolean;
+}
+
+/** The BOSH endpoint to test: https unless the URL says otherwise, /http-bind unless it names a path. */
+function publicUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text.includes('://') ? text : `https://${text}`);
+  } catch {
+    throw new SettingsError(`--url "${text}" is not a URL`, 'e.g. --url https://meet.example.com/http-bind');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SettingsError(`--url "${text}" is not an http(s) URL`, 'e.g. --url https://meet.example.com/http-bind');
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/http-bind';
+  return url;
+}
+
+async function readCa(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new SettingsError(`cannot read the CA file ${file}: ${(error as Error).message}`, 'give a readable PEM file with --ca');
+  }
 }
 
 /** smoke at a public URL: one endpoint, credentials from flags (or one host). */
@@ -42,9 +64,8 @@ async function smokeUrl(target: string | undefined, flags: SmokeFlags): Promise<
     if (!appId || !appSecret) throw new SettingsError('no app_id or secret to sign tokens with', 'give a TARGET to read them from, or --app-id and --app-secret-file');
     validateAppId(appId);
     validateSecret(appSecret, options.allowWeakSecret);
-    const url = new URL(flags.url!.includes('://') ? flags.url! : `https://${flags.url}`);
-    if (url.pathname === '/' || url.pathname === '') url.pathname = '/http-bind';
-    const smokeTarget: SmokeTarget = { url: url.toString(), domain, insecure: flags.insecure, ca: flags.ca ? await readFile(flags.ca) : undefined };
+    const url = publicUrl(flags.url!);
+    const smokeTarget: SmokeTarget = { url: url.toString(), domain, insecure: flags.insecure, ca: flags.ca ? await readCa(flags.ca) : undefined };
     const report = await runSmoke(smokeTarget, expectationsFor({ ...options, appId, appSecret }));
     const exitCode = report.ok ? EXIT.ok : EXIT.smokeFailed;
     const result: HostResult = {
@@ -76,7 +97,7 @@ async function smokeCommand(targets: string[], flags: SmokeFlags): Promise<numbe
   if (options.appId) validateAppId(options.appId);
   if (options.appSecret !== undefined) validateSecret(options.appSecret, options.allowWeakSecret);
   const entries = await resolveEntries(targets, flags, 'smoke');
-  const concurrency = parseConcurrency(flags.concurrency);
+  const concurrency = flags.concurrency ?? DEFAULT_CONCURRENCY;
   const passwordFor = await sudoPasswordsFor(entries, flags);
   const members = await openMembers<HostCredentials & { connector: Connector }>(
     entries,
@@ -132,9 +153,9 @@ async function smokeCommand(targets: string[], flags: SmokeFlags): Promise<numbe
 export function addSmokeCommand(program: Command, withOptions: (command: Command) => Command): void {
   withOptions(program.command('smoke'))
     .description('prove token authentication with fresh tokens: valid admitted; no token, wrong secret, expired, wrong room refused')
-    .option('--url <url>', 'test the public endpoint instead, e.g. https://meet.example.com/http-bind (needs --domain)')
-    .addOption(new Option('--ca <file>', 'CA certificate(s) to trust for --url').env('JITSI_JWT_CA'))
-    .option('--insecure', 'do not verify the TLS certificate of --url')
+    .addOption(option('--url <url>', 'test the public endpoint instead, e.g. https://meet.example.com/http-bind (needs --domain)', { type: 'string' }, { env: false }))
+    .addOption(option('--ca <file>', 'CA certificate(s) to trust for --url', { type: 'string' }))
+    .addOption(option('--insecure', 'do not verify the TLS certificate of --url', { type: 'boolean' }, { env: false }))
     .action(async (targets, flags) => {
       process.exitCode = await smokeCommand(targets, flags);
     });

@@ -1,6 +1,7 @@
 // jitsi-jwt token: mint a token locally, with the app_id and secret given or
 // read from the host, printed as the token, a meeting URL, JSON or an HTML page.
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { option } from './options.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
@@ -15,8 +16,10 @@ interface TokenFlags extends CommonFlags {
   sub?: string;
   aud: string;
   iss?: string;
-  ttl: string;
-  nbfSkew: string;
+  /** seconds */
+  ttl: number;
+  /** seconds */
+  nbfSkew: number;
   force?: boolean;
   name?: string;
   email?: string;
@@ -30,11 +33,8 @@ interface TokenFlags extends CommonFlags {
 
 const MAX_TTL_WITHOUT_FORCE = 15 * 60;
 
-function seconds(value: string, flag: string): number {
-  const match = /^(\d+)(s|m|h|d)?$/.exec(value.trim());
-  if (!match) throw new SettingsError(`${flag} "${value}" is not a duration`, 'give seconds, or a number with s, m, h or d (e.g. 10m)');
-  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-}
+/** Past this even --force refuses: such a token is a standing password. */
+const MAX_TTL = 366 * 86_400;
 
 function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -65,7 +65,7 @@ async function tokenCommand(target: string | undefined, flags: TokenFlags): Prom
   if (!flags.room && !flags.anyRoom) throw new SettingsError('no room given', 'give --room NAME, or --any-room for a token valid in every room');
   if (flags.room && flags.anyRoom) throw new SettingsError('--room and --any-room exclude each other', 'give one of them');
   const room = flags.anyRoom ? '*' : normaliseRoom(flags.room!);
-  const ttl = seconds(flags.ttl, '--ttl');
+  const ttl = flags.ttl;
   if (ttl > MAX_TTL_WITHOUT_FORCE && !flags.force) {
     throw new SettingsError(`a ${ttl} s lifetime is long for a meeting token`, 'short-lived tokens (5–15 minutes) are the recommended practice; add --force to mint it anyway');
   }
@@ -106,7 +106,7 @@ async function tokenCommand(target: string | undefined, flags: TokenFlags): Prom
     aud: flags.aud,
     iss: flags.iss,
     ttlSeconds: ttl,
-    nbfSkewSeconds: seconds(flags.nbfSkew, '--nbf-skew'),
+    nbfSkewSeconds: flags.nbfSkew,
     user,
   });
   const meetingDomain = domain ?? sub;
@@ -133,8 +133,8 @@ export function addTokenCommand(program: Command, withCommon: (command: Command)
     .option('--sub <sub>', 'sub claim (default: the domain)')
     .option('--aud <aud>', 'aud claim', 'jitsi')
     .option('--iss <iss>', 'iss claim (default: the app_id)')
-    .option('--ttl <duration>', 'lifetime, e.g. 600, 10m (over 15 minutes needs --force)', '10m')
-    .option('--nbf-skew <duration>', 'back-date nbf by this much to absorb clock skew', '30s')
+    .addOption(option('--ttl <duration>', 'lifetime, e.g. 600, 10m (over 15 minutes needs --force)', { type: 'duration', min: 1, max: MAX_TTL }, { default: '10m', env: false }))
+    .addOption(option('--nbf-skew <duration>', 'back-date nbf by this much to absorb clock skew', { type: 'duration', min: 0, max: 86_400 }, { default: '30s', env: false }))
     .option('--force', 'allow a lifetime over 15 minutes')
     .option('--name <name>', 'context.user.name')
     .option('--email <email>', 'context.user.email')

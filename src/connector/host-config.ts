@@ -2,6 +2,7 @@
 // honours, resolved the way OpenSSH does (first value wins, %-tokens, ~).
 import SSHConfig from 'ssh-config';
 import { SettingsError } from '../errors.js';
+import { parseInteger } from '../settings/values.js';
 import { parseTarget, type SshTarget } from './target.js';
 
 export interface HostConfig {
@@ -67,7 +68,9 @@ export function resolveHostConfig(target: SshTarget, configText: string, env: Lo
     proxyJump = parseTarget(jump);
   }
 
-  const connectTimeout = single('connecttimeout');
+  const connectTimeoutText = single('connecttimeout');
+  // OpenSSH refuses an unreadable ConnectTimeout rather than connecting without one.
+  const connectTimeout = connectTimeoutText === undefined ? undefined : parseInteger(connectTimeoutText, `ConnectTimeout ${where}`, { min: 1, max: 86_400, unit: 'seconds' });
   const strict = single('stricthostkeychecking')?.toLowerCase();
   const identityFiles = (list('identityfile') ?? []).filter((f) => f.toLowerCase() !== 'none').map(path);
   const userKnownHostsFiles = list('userknownhostsfile')?.map(path);
@@ -84,7 +87,7 @@ export function resolveHostConfig(target: SshTarget, configText: string, env: Lo
     ...(globalKnownHostsFiles ? { globalKnownHostsFiles } : {}),
     ...(hostKeyAlias ? { hostKeyAlias } : {}),
     ...(proxyJump ? { proxyJump } : {}),
-    ...(connectTimeout && /^\d+$/.test(connectTimeout) && Number(connectTimeout) > 0 ? { connectTimeoutMs: Number(connectTimeout) * 1000 } : {}),
+    ...(connectTimeout ? { connectTimeoutMs: connectTimeout * 1000 } : {}),
     acceptNewHostKey: strict === 'accept-new' || strict === 'no' || strict === 'off',
   };
 }

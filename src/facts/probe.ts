@@ -1,7 +1,8 @@
 // One probe script, run once per host, and the pure parser that turns its
 // output into HostFacts. The script only reads; every section is delimited so a
 // missing tool or file leaves that section empty instead of derailing the rest.
-import { SERVICES, type ServiceName } from './services.js';
+import { SERVICE_PIDS_FUNCTION, SERVICES, type ServiceName } from './services.js';
+import { ProbeFailedError } from '../errors.js';
 
 export const TOKEN_LUA_MODULES = ['cjson.safe', 'openssl.hmac', 'basexx', 'inspect', 'ssl'] as const;
 export type LuaModule = (typeof TOKEN_LUA_MODULES)[number];
@@ -72,19 +73,6 @@ export function decodeProcNetAddress(hex: string): string {
   return `${octets.join('.')}:${parseInt(port, 16)}`;
 }
 
-/** Prints "pid:starttime" of a service's processes (shared by the probe and the restart script). */
-export const SERVICE_PIDS_FUNCTION = `service_pids() {
-	case "$1" in
-	prosody) pids=$( { cat /run/prosody/prosody.pid 2>/dev/null; echo; pgrep -u prosody -x 'lua5\\.[0-9]|prosody' 2>/dev/null; } | sort -u) ;;
-	jicofo) pids=$(pgrep -f '[j]icofo' 2>/dev/null) ;;
-	jitsi-videobridge2) pids=$(pgrep -f '[v]ideobridge' 2>/dev/null) ;;
-	esac
-	for p in $pids; do
-		[ -r "/proc/$p/stat" ] || continue
-		printf '%s:%s\\n' "$p" "$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f20)"
-	done
-}`;
-
 /** Runs a command as the prosody user, as Prosody itself loads its modules. */
 export const AS_PROSODY_FUNCTION = `as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }`;
 
@@ -140,7 +128,13 @@ const lines = (text: string | undefined) => (text ?? '').split('\n').filter((l) 
 
 export function parseFacts(output: string): HostFacts {
   const s = sections(output);
-  if (!s.has('end')) throw new Error('the host probe did not run to its end');
+  if (!s.has('end')) {
+    const reached = [...s.keys()].pop();
+    throw new ProbeFailedError(
+      `the script that reads the host did not run to its end (it stopped ${reached ? `after its "${reached}" section` : 'before printing anything'})`,
+      'nothing was changed; run again, and if it stops the same way, check that the host\'s /bin/sh and coreutils work (the probe is a POSIX shell script)',
+    );
+  }
   const osRelease = Object.fromEntries(
     lines(s.get('os')).map((l) => {
       const [k, ...v] = l.split('=');

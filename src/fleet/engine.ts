@@ -4,7 +4,7 @@
 // already switched is put back. One SSH connection per host throughout.
 import type { Connector, HeldScript } from '../connector/types.js';
 import { applyPlan, revertApply, type ApplyEvent, type ApplyReport } from '../apply/apply.js';
-import { RolledBackError, RollbackFailedError } from '../errors.js';
+import { InternalError, JitsiJwtError, RolledBackError, RollbackFailedError } from '../errors.js';
 import type { Plan } from '../plan/plan.js';
 import type { HostFacts } from '../facts/probe.js';
 import type { SmokeReport } from '../smoke/smoke.js';
@@ -99,9 +99,10 @@ export function countRoundTrips(inner: Connector): CountedConnector {
   };
 }
 
+/** An error as the output shows it; one from outside the tool's hierarchy is a bug in the tool (code internal). */
 export function errorInfo(error: unknown): ErrorInfo {
-  const e = error as { code?: unknown; message?: string; hint?: string };
-  return { code: typeof e?.code === 'string' ? e.code : 'error', message: e?.message ?? String(error), ...(e?.hint ? { hint: e.hint } : {}) };
+  const known = error instanceof JitsiJwtError ? error : new InternalError((error as Error)?.message ?? String(error));
+  return { code: known.code, message: known.message, ...(known.hint ? { hint: known.hint } : {}) };
 }
 
 /** Runs fn over items, at most `limit` at a time, results in input order. */
@@ -267,34 +268,36 @@ export async function applyFleet<Host extends PlannedHost>(members: Member<Host>
     }
   });
 
+  // Hosts now on the new state: switched and proven, or kept although their smoke test failed (--no-rollback).
+  const switched = () => members.filter((m) => (m.result.status === 'applied' || m.result.status === 'smoke-failed') && m.result.report?.changed);
   let commitError: ErrorInfo | undefined;
   let committed = false;
-  if (!stopping() && failedAt === undefined) {
+  // A host left on a new secret always has it delivered: after a clean run, or
+  // under --no-rollback whatever failed, as long as some host keeps the new state.
+  if ((failedAt === undefined && !userStop()) || (options.noRollback && switched().length > 0)) {
     try {
       await options.beforeCommit?.();
       // Delivered: from here on the new state stays, even if Ctrl-C came during the delivery.
       committed = true;
     } catch (error) {
       commitError = errorInfo(error);
-      failedAt = 'the secret delivery';
+      failedAt ??= 'the secret delivery';
     }
   }
 
-  if (!committed && stopping() && !options.noRollback) {
-    const reason = userStop() ? 'interrupted' : commitError ? `put back as it was: ${commitError.message}` : `put back as it was: ${failedAt} failed`;
-    await mapLimit(
-      members.filter((m) => m.result.status === 'applied' && m.result.report),
-      options.concurrency,
-      async (member) => {
-        const host = member.host!;
-        try {
-          await revertApply(host.connector, host.facts, host.plan, member.result.report!, reason, (event) => options.onEvent?.(member, event));
-          fail(member, new RolledBackError(userStop() ? 'interrupted' : 'stopped', reason), 'reverted');
-        } catch (error) {
-          fail(member, error instanceof RollbackFailedError ? error : new RollbackFailedError(`${reason}, and putting ${host.connector.label} back failed: ${(error as Error).message}`, 'restore it from its backup by hand'));
-        }
-      },
-    );
+  // An undelivered secret is never kept, not even under --no-rollback: nobody would have it.
+  if (!committed && (commitError || (stopping() && !options.noRollback))) {
+    const reason = commitError ? `put back as it was: ${commitError.message}` : userStop() ? 'interrupted' : `put back as it was: ${failedAt} failed`;
+    await mapLimit(switched(), options.concurrency, async (member) => {
+      const host = member.host!;
+      const failedHere = member.result.status === 'smoke-failed';
+      try {
+        await revertApply(host.connector, host.facts, host.plan, member.result.report!, reason, (event) => options.onEvent?.(member, event));
+        fail(member, new RolledBackError(userStop() && !commitError ? 'interrupted' : 'stopped', failedHere ? `the smoke test failed on ${host.connector.label}, and the new secret could not be delivered (${commitError?.message}); ${reason}` : reason), failedHere ? 'rolled-back' : 'reverted');
+      } catch (error) {
+        fail(member, error instanceof RollbackFailedError ? error : new RollbackFailedError(`${reason}, and putting ${host.connector.label} back failed: ${(error as Error).message}`, 'restore it from its backup by hand'));
+      }
+    });
   }
   return { failedAt, commitError, interrupted: userStop() && !committed };
 }

@@ -33,6 +33,14 @@ export interface LinkChange {
   path: string;
   module: string;
   reason: string;
+  /** link to exactly this file (restore: what the link pointed to) instead of Debian's newest copy of module */
+  target?: string;
+}
+
+/** A link to remove (restore: one the restored backup's run made). */
+export interface LinkRemoval {
+  path: string;
+  reason: string;
 }
 
 export interface Plan {
@@ -43,6 +51,7 @@ export interface Plan {
   files: FileChange[];
   packages: string[];
   links: LinkChange[];
+  unlinks?: LinkRemoval[];
   restarts: ServiceName[];
   /** why the services restart */
   restartReasons: string[];
@@ -50,7 +59,7 @@ export interface Plan {
 }
 
 export function isEmpty(plan: Plan): boolean {
-  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && plan.restarts.length === 0;
+  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && (plan.unlinks ?? []).length === 0 && plan.restarts.length === 0;
 }
 
 const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
@@ -82,7 +91,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     audiences: settings.audiences,
     roomCheck: settings.roomCheck,
     moderatorFromToken: settings.moderatorFromToken,
-  });
+  }, domainFile.path);
   warnings.push(...(edit.warnings ?? []));
   const contentChanged = edit.text !== domainFile.text;
   const modeChanged = domainFile.mode !== CONFIG_MODE;
@@ -171,6 +180,6 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   };
 }
 
-function unifiedDiff(path: string, before: string, after: string): string {
+export function unifiedDiff(path: string, before: string, after: string): string {
   return before === after ? '' : createTwoFilesPatch(path, path, before, after, '', '', { context: 3 });
 }

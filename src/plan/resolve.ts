@@ -4,7 +4,7 @@
 import type { DomainFile, HostFacts } from '../facts/probe.js';
 import { HostStateError, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
-import { DomainConfigError, jitsiDomainCandidates, parseDomainConfig, readTokenConfig, type DomainConfig, type LuaValue } from '../prosody/domain-config.js';
+import { jitsiDomainCandidates, parseDomainConfig, readTokenConfig, requirePlainAppSecret, type DomainConfig, type LuaValue } from '../prosody/domain-config.js';
 
 export interface ResolvedSettings {
   domain: string;
@@ -26,27 +26,19 @@ export interface Resolution {
   domainFile: DomainFile;
 }
 
-function parse(file: DomainFile): DomainConfig {
-  try {
-    return parseDomainConfig(file.text, file.path);
-  } catch (error) {
-    if (error instanceof DomainConfigError) {
-      throw new HostStateError(`${file.path} on the host is not a config Prosody can read: ${error.message}`, 'fix the file (prosodyctl check config shows the problem), then run again');
-    }
-    throw error;
-  }
-}
-
 export interface JitsiDomain {
   domain: string;
   file: DomainFile;
   config: DomainConfig;
 }
 
-/** The Jitsi domains configured on the host, with the file each lives in. */
+/**
+ * The Jitsi domains configured on the host, with the file each lives in. A
+ * file that cannot be read is a DomainConfigError (host-state) naming it.
+ */
 export function jitsiDomains(facts: HostFacts): JitsiDomain[] {
   return facts.domainFiles.flatMap((file) => {
-    const config = parse(file);
+    const config = parseDomainConfig(file.text, file.path);
     return jitsiDomainCandidates(config).map((domain) => ({ domain, file, config }));
   });
 }
@@ -62,8 +54,13 @@ export interface CurrentTokenState {
   audiences?: string[];
 }
 
-/** What a domain's config says about token authentication now. */
+/**
+ * What a domain's config says about token authentication now. An app_secret
+ * set from an expression is refused here (host-state, naming the file): this
+ * tool can neither keep nor share a secret it cannot read.
+ */
 export function currentTokenState({ config, domain }: JitsiDomain): CurrentTokenState {
+  requirePlainAppSecret(config, domain);
   const reading = readTokenConfig(config, domain);
   const active = reading.conferenceModules?.active ?? [];
   const list = (value: LuaValue | undefined) => (Array.isArray(value) ? value : undefined);

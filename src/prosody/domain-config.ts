@@ -22,6 +22,7 @@ import type {
   TableConstructorExpression,
 } from 'luaparse';
 import { fromLuaBytes, toLuaBytes } from './lua-string.js';
+import { HostStateError } from '../errors.js';
 
 /** [start, end) offsets into DomainConfig.text (UTF-16 code units, as String.prototype.slice takes). */
 export type Range = [number, number];
@@ -104,6 +105,8 @@ export interface Section {
 
 export interface DomainConfig {
   text: string;
+  /** how errors name the file: its path on the host, or "the domain config" */
+  fileName: string;
   /** statements before the first VirtualHost/Component */
   global: Section;
   virtualHosts: Section[];
@@ -116,7 +119,7 @@ export interface DomainConfig {
   eol: '\n' | '\r\n';
 }
 
-export type DomainConfigErrorCode =
+export type DomainConfigProblem =
   | 'invalid-lua'
   | 'unsupported-syntax'
   | 'no-virtualhost'
@@ -124,22 +127,24 @@ export type DomainConfigErrorCode =
   | 'app-secret-not-plain'
   | 'modules-enabled-not-table';
 
-/** A problem with the domain config itself: the message says what, the hint what to do about it. */
-export class DomainConfigError extends Error {
-  readonly code: DomainConfigErrorCode;
-  readonly hint: string;
+/**
+ * A problem with the domain config on the host: a host-state error (nothing
+ * was touched; the file has to change first). The message names the file and
+ * says what, the hint what to change; `problem` says which kind it is.
+ */
+export class DomainConfigError extends HostStateError {
+  declare readonly hint: string;
   readonly line?: number;
   readonly column?: number;
 
-  constructor(code: DomainConfigErrorCode, message: string, hint: string, position?: { line: number; column: number }) {
-    super(message);
-    this.name = 'DomainConfigError';
-    this.code = code;
-    this.hint = hint;
+  constructor(readonly problem: DomainConfigProblem, message: string, hint: string, position?: { line: number; column: number }) {
+    super(message, hint);
     this.line = position?.line;
     this.column = position?.column;
   }
 }
+
+const DEFAULT_FILE_NAME = 'the domain config';
 
 const PARSE_OPTIONS = {
   comments: true,
@@ -254,7 +259,7 @@ function headerCall(statement: Statement): HeaderCall | 'table-form' | undefined
  * Reads a domain config. Throws DomainConfigError('invalid-lua') with the
  * line and column when the text is not valid Lua.
  */
-export function parseDomainConfig(text: string, fileName = 'the domain config'): DomainConfig {
+export function parseDomainConfig(text: string, fileName = DEFAULT_FILE_NAME): DomainConfig {
   const bytes = toLuaBytes(text);
   const toChar = byteToCharMapper(text, bytes);
   const mapRange = (r: [number, number]): Range => [toChar(r[0]), toChar(r[1])];
@@ -391,6 +396,7 @@ export function parseDomainConfig(text: string, fileName = 'the domain config'):
 
   return {
     text,
+    fileName,
     global,
     virtualHosts: sections.filter((s) => s.kind === 'virtualhost'),
     components: sections.filter((s) => s.kind === 'component'),
@@ -487,10 +493,29 @@ export function requireVirtualHost(config: DomainConfig, domain: string): Sectio
   const candidates = jitsiDomainCandidates(config);
   throw new DomainConfigError(
     'no-virtualhost',
-    `there is no VirtualHost "${domain}" in this file` + (found.length ? ` (it declares VirtualHost ${found.join(', ')})` : ' (it declares no VirtualHost)'),
+    `there is no VirtualHost "${domain}" in ${config.fileName}` + (found.length ? ` (it declares VirtualHost ${found.join(', ')})` : ' (it declares no VirtualHost)'),
     candidates.length
       ? `Jitsi's domain in this file looks like ${candidates.map((c) => `"${c}"`).join(' or ')}: use that as the domain.`
       : 'Check the domain name, and that this is the Jitsi domain file (/etc/prosody/conf.avail/<domain>.cfg.lua).',
+  );
+}
+
+/**
+ * Refuses a domain whose app_secret is set from an expression (os.getenv(...),
+ * a concatenation, a variable): its value cannot be read, kept or rewritten.
+ */
+export function requirePlainAppSecret(config: DomainConfig, domain: string): void {
+  const secret = lastAssignment(sectionsNamed(config, 'virtualhost', domain), 'app_secret');
+  if (!secret || typeof secret.value === 'string') return;
+  const before = config.text.slice(0, secret.range[0]);
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  throw new DomainConfigError(
+    'app-secret-not-plain',
+    // The expression itself is not quoted: it may contain the secret.
+    `app_secret of VirtualHost "${domain}" in ${config.fileName} (line ${line}) is set from an expression (for example os.getenv(...)), not a plain string`,
+    'jitsi-jwt only manages app_secret as a plain string: replace the expression with a string literal and run again, or keep managing the secret yourself and leave this host out',
+    { line, column },
   );
 }
 

@@ -17,6 +17,7 @@ import {
   lastAssignment,
   parseDomainConfig,
   readTokenConfig,
+  requirePlainAppSecret,
   requireVirtualHost,
   sectionsNamed,
   type Assignment,
@@ -29,6 +30,7 @@ import {
   type TableInfo,
 } from './domain-config.js';
 import { renderProsodyTemplate } from './templates.js';
+import { InternalError } from '../errors.js';
 
 export { DomainConfigError } from './domain-config.js';
 
@@ -68,13 +70,13 @@ export interface TokenEditResult {
 const TOKEN_VERIFICATION = 'token_verification';
 const TOKEN_AFFILIATION = 'token_affiliation';
 
-/** Applies edits (ranges into `text`) in one pass. Overlapping edits are a bug and throw. */
+/** Applies edits (ranges into `text`) in one pass. Overlapping edits are a bug in this module and throw an InternalError. */
 export function applyEdits(text: string, edits: readonly Edit[]): string {
   const ordered = sortEdits(edits);
   let out = '';
   let cursor = 0;
   for (const e of ordered) {
-    if (e.range[0] < cursor) throw new Error(`overlapping edits at offset ${e.range[0]} (${e.description})`);
+    if (e.range[0] < cursor) throw new InternalError(`internal error: two edits of the domain config overlap at offset ${e.range[0]} (${e.description})`);
     out += text.slice(cursor, e.range[0]) + e.text;
     cursor = e.range[1];
   }
@@ -181,12 +183,13 @@ interface Anchor {
 
 /**
  * Computes the edits that put `text` in the token-authentication state given
- * by `settings`. Throws DomainConfigError when the file cannot be edited
- * safely (no VirtualHost for the domain, no conference MUC, an app_secret
- * that is not a plain string, a modules_enabled that is not a table).
+ * by `settings`. Throws DomainConfigError (a host-state error naming
+ * `fileName`) when the file cannot be edited safely (no VirtualHost for the
+ * domain, no conference MUC, an app_secret that is not a plain string, a
+ * modules_enabled that is not a table).
  */
-export function editForTokenAuth(text: string, settings: TokenAuthSettings): TokenEditResult {
-  const config = parseDomainConfig(text);
+export function editForTokenAuth(text: string, settings: TokenAuthSettings, fileName?: string): TokenEditResult {
+  const config = parseDomainConfig(text, fileName);
   const layout = new TextLayout(config);
   const edits = new EditList();
   const warnings: string[] = [];
@@ -199,7 +202,7 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings): Tok
   if (!conference) {
     throw new DomainConfigError(
       'no-conference-component',
-      `there is no Component "conference.${domain}" "muc" in this file`,
+      `there is no Component "conference.${domain}" "muc" in ${config.fileName}`,
       'Token room checks live in the conference MUC of a Jitsi domain. Check the domain, or restore the conference component of Jitsi\'s stock file.',
     );
   }
@@ -215,16 +218,7 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings): Tok
   const luaValue = (value: string | boolean | readonly string[]) => renderProsodyTemplate('lua-value', { value });
 
   // --- the main VirtualHost -------------------------------------------------
-  const secret = lastAssignment(vh, 'app_secret');
-  if (secret && typeof secret.value !== 'string') {
-    const line = lineOf(text, secret.range[0]);
-    throw new DomainConfigError(
-      'app-secret-not-plain',
-      // The expression itself is not quoted: it may contain the secret.
-      `app_secret on line ${line} is an expression, not a plain string (for example os.getenv(...)), so this tool will not rewrite it`,
-      'The secret seems to be managed outside this file. Either set it there, or replace the expression with a plain string literal and run again.',
-    );
-  }
+  requirePlainAppSecret(config, domain);
 
   let anchor: Anchor;
   const auth = lastAssignment(vh, 'authentication');
@@ -366,7 +360,7 @@ function editConferenceModules(ctx: ModuleEditContext): void {
     if (wanted.some((w) => w.enable)) {
       throw new DomainConfigError(
         'modules-enabled-not-table',
-        `modules_enabled of ${where} (line ${lineOf(layout.text, modulesEnabled.range[0])}) is not a table literal, so this tool cannot add "${TOKEN_VERIFICATION}" to it`,
+        `modules_enabled of ${where} in ${layout.config.fileName} (line ${lineOf(layout.text, modulesEnabled.range[0])}) is not a table literal, so this tool cannot add "${TOKEN_VERIFICATION}" to it`,
         `Write it as a table, e.g. modules_enabled = { "muc_meeting_id"; "${TOKEN_VERIFICATION}"; }, and run again.`,
       );
     }
@@ -512,12 +506,12 @@ function lineOf(text: string, pos: number): number {
 
 /**
  * Reads an edited text back and checks it says what the settings say. A
- * failure here is a bug in this module, so it throws a plain Error (which
+ * failure here is a bug in this module, so it throws an InternalError (which
  * never includes the secret).
  */
 export function verifyTokenAuth(text: string, settings: TokenAuthSettings): void {
   const problems = tokenAuthProblems(text, settings);
-  if (problems.length > 0) throw new Error(`internal error: the edited domain config does not read back as intended: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new InternalError(`internal error: the edited domain config does not read back as intended: ${problems.join('; ')}`);
 }
 
 /** What differs between the file and the target state; empty when converged. */

@@ -1,6 +1,7 @@
 // The desired state as the user gave it (flags > environment), validated. What
 // the host already has fills the gaps later, in plan/resolve.ts.
 import { SettingsError } from '../errors.js';
+import { parseList } from './values.js';
 
 export interface TokenOptions {
   domain?: string;
@@ -56,9 +57,6 @@ export function secretFromFileContent(content: string): string {
   return content.replace(/\r?\n$/, '');
 }
 
-export function listOption(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new SettingsError(`"${value}" names no value`, 'give a comma-separated list, e.g. --issuers my_app,other_app');
-  return items;
+export function listOption(value: string | undefined, source = 'the list'): string[] | undefined {
+  return value === undefined ? undefined : parseList(value, source);
 }

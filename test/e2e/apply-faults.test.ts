@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { LOCK_HOLDER } from '../../src/apply/scripts.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
 import { parseRunDocument } from '../support/run-schema.js';
@@ -144,16 +145,17 @@ EOF`,
   });
 
   it('refuses a second apply while the first one runs, and the first one finishes', async () => {
+    // The lock's holder file names each new holder: wait until the first run is it, then start the second.
+        const before = (await bed.ssh(name, `cat ${LOCK_HOLDER} 2>/dev/null || true`)).stdout;
     const first = apply(['--json']);
-    // Wait until the first run holds the host's lock, then start the second.
     for (let i = 0; i < 100; i++) {
-      const held = await bed.ssh(name, "pgrep -f '[f]lock -n /run/lock/jitsi-jwt.lock'", { reject: false });
-      if (held.exitCode === 0) break;
+      const now = (await bed.ssh(name, `cat ${LOCK_HOLDER} 2>/dev/null || true`)).stdout;
+      if (now !== '' && now !== before) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const second = await apply();
     expect(second.exitCode).toBe(EXIT.locked);
-    expect(second.stderr).toMatch(/another jitsi-jwt run is working on/);
+    expect(second.stderr).toMatch(/another jitsi-jwt run is working on .* \(pid \d+, since \d{4}-\d\d-\d\dT[\d:]+Z, for deploy\)/);
     const done = await first;
     expect(done.exitCode).toBe(0);
     expect(parseRunDocument(done.stdout).hosts[0].smoke?.ok).toBe(true);
@@ -178,5 +180,38 @@ describe('a smoke test that fails after apply', () => {
     expect(kept.exitCode).toBe(EXIT.smokeFailed);
     expect(kept.stdout).toMatch(/FAIL valid token/);
     expect((await bed.ssh(name, `grep -c 'authentication = "token" -- do not delete me' ${domainFile(DOMAIN)}`)).stdout).toBe('1');
+  });
+});
+
+describe('--no-rollback with a new secret', () => {
+  it('delivers the secret a host keeps, and puts the host back when the delivery fails', async () => {
+    const name = 'trixie-1';
+    await bed.reset([name]);
+    const host = await bed.host(name);
+    const stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+    // Room checks that check nothing: the smoke test's wrong-room case gets in, so the smoke test fails.
+    await bed.ssh(name, `echo 'module:log("info", "room checks switched off for a test");' > /usr/share/jitsi-meet/prosody-plugins/mod_token_verification.lua`);
+    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'no-rollback-'));
+    // No secret given: the host gets a generated one, which only the delivery hands on.
+    const args = ['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults', '--yes', '--no-rollback'];
+    try {
+      const undelivered = await jitsiJwt([...args, '--exec', 'cat >/dev/null; exit 3']);
+      expect(undelivered.exitCode).toBe(EXIT.rolledBack);
+      expect(undelivered.stderr).toMatch(/--exec command .*the new secret did not reach its store/);
+      expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stockConfig);
+
+      const out = path.join(scratch, 'app_secret');
+      const kept = await jitsiJwt([...args, '--secret-out', out, '--json']);
+      expect(kept.exitCode).toBe(EXIT.smokeFailed);
+      const document = parseRunDocument(kept.stdout);
+      expect(document.hosts[0].status).toBe('smoke-failed');
+      expect(document.secret).toMatchObject({ source: 'generated', changed: true, delivered: ['secret-out'] });
+      const onHost = (await bed.ssh(name, `sed -n 's/^ *app_secret *= *"\\(.*\\)"$/\\1/p' ${domainFile(DOMAIN)}`)).stdout.trim();
+      expect(onHost.length).toBeGreaterThanOrEqual(32);
+      expect(await fs.readFile(out, 'utf8')).toBe(`${onHost}\n`);
+      expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The connectors against a real sshd on a test host: logins as root and via
 // sudo (with and without a password), ~/.ssh/config aliases and ProxyJump,
-// host key checking as OpenSSH does it, failures that must be fast and typed,
+// host key checking as OpenSSH does it, failures that end an attempt with a
+// typed error (how fast they do is measured by scripts/bench-connector.ts),
 // a connection dropped mid-run, the host lock, and the tunnel to Prosody.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
@@ -14,9 +15,11 @@ import { TestBed, USERS, processesIn, type HostRecord } from '../../testbed/bed.
 import { connectSsh, parseTarget, type SshOptions } from '../../src/connector/ssh.js';
 import { connectLocal } from '../../src/connector/local.js';
 import type { Connector } from '../../src/connector/types.js';
+import { lockScript, parseLockAnswer } from '../../src/apply/scripts.js';
 
 const DOMAIN = 'meet.test';
-const LOCK_SCRIPT = "mkdir -p /run/lock\nexec flock -n /run/lock/jitsi-jwt.lock sh -c 'echo locked; exec cat >/dev/null'";
+/** A script that holds a flock while its channel is open, and exits silently when another holds it (hold()'s semantics, not the tool's lock). */
+const FLOCK_SCRIPT = "exec flock -n /var/tmp/connector-test.lock sh -c 'echo locked; exec cat >/dev/null'";
 const bed = new TestBed(`e2e-connector-${process.pid}`);
 let host: HostRecord;
 let sudoPassword: string;
@@ -66,12 +69,6 @@ async function failure(promise: Promise<unknown>): Promise<Error & { code?: stri
   return outcome.error;
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const started = Date.now();
-  const result = await work();
-  return { result, ms: Date.now() - started };
-}
-
 describe('logging in', () => {
   it('as root by key', async () => {
     const c = await connect(`root@${host.address}`);
@@ -95,20 +92,18 @@ describe('logging in', () => {
     expect(result.stderr).toBe('');
   });
 
-  it('refuses sysadmin with a wrong sudo password, at connect time and fast', async () => {
-    const { result: error, ms } = await timed(() => failure(connect(`${USERS.sudoPassword}@${host.address}`, bedOptions({ sudoPassword: 'not-the-password' }))));
+  it('refuses sysadmin with a wrong sudo password, at connect time', async () => {
+    const error = await failure(connect(`${USERS.sudoPassword}@${host.address}`, bedOptions({ sudoPassword: 'not-the-password' })));
     expect(error.name).toBe('SudoError');
     expect(error.code).toBe('sudo');
     expect(error.message).toMatch(/rejected the password/);
     expect(error.message).toContain(host.address);
-    expect(ms).toBeLessThan(8_000);
   });
 
   it('refuses sysadmin without a sudo password, naming --sudo-password-stdin', async () => {
-    const { result: error, ms } = await timed(() => failure(connect(`${USERS.sudoPassword}@${host.address}`)));
+    const error = await failure(connect(`${USERS.sudoPassword}@${host.address}`));
     expect(error.name).toBe('SudoError');
     expect(error.message).toContain('--sudo-password-stdin');
-    expect(ms).toBeLessThan(5_000);
   });
 
   it('through ssh-agent when SSH_AUTH_SOCK is set and no key file is given', async () => {
@@ -274,14 +269,13 @@ describe('host keys', () => {
   });
 });
 
-describe('failures that must be fast', () => {
-  it('a closed port is HostUnreachableError at once', async () => {
-    const { result: error, ms } = await timed(() => failure(connect(`root@${host.address}:1`)));
+describe('failures that end an attempt', () => {
+  it('a closed port is HostUnreachableError', async () => {
+    const error = await failure(connect(`root@${host.address}:1`));
     expect(error.name).toBe('HostUnreachableError');
     expect(error.code).toBe('host-unreachable');
     expect(error.message).toContain(`${host.address}:1`);
     expect(error.message).toMatch(/refused/);
-    expect(ms).toBeLessThan(3_000);
   });
 
   it('a port that never speaks SSH is HostUnreachableError after the connect timeout', async () => {
@@ -289,10 +283,9 @@ describe('failures that must be fast', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as net.AddressInfo).port;
     try {
-      const { result: error, ms } = await timed(() => failure(connect(`root@127.0.0.1:${port}`, bedOptions({ connectTimeoutMs: 1_000 }))));
+      const error = await failure(connect(`root@127.0.0.1:${port}`, bedOptions({ connectTimeoutMs: 1_000 })));
       expect(error.name).toBe('HostUnreachableError');
       expect(error.message).toMatch(/within 1 s/);
-      expect(ms).toBeLessThan(3_000);
     } finally {
       silent.close();
     }
@@ -300,11 +293,10 @@ describe('failures that must be fast', () => {
 
   it('a script over its time limit ends with code 124', async () => {
     const c = await connect(`root@${host.address}`);
-    const { result, ms } = await timed(() => c.run('echo started; sleep 30', { timeoutMs: 1_000 }));
+    const result = await c.run('echo started; sleep 30', { timeoutMs: 1_000 });
     expect(result.code).toBe(124);
     expect(result.stdout).toBe('started\n');
     expect(result.stderr).toMatch(/timed out/);
-    expect(ms).toBeLessThan(5_000);
     expect((await c.run('echo still usable')).stdout).toBe('still usable\n');
   });
 });
@@ -347,11 +339,10 @@ describe('a connection dropped mid-run', () => {
     const running = c.run('echo $$ > /var/tmp/dropped.pid; exec sleep 300');
     const outcome = running.catch((error: Error) => error);
     await killSessionOf(Number((await waitForFile(pidFile)).trim()));
-    const { result: error, ms } = await timed(() => outcome);
+    const error = await outcome;
     expect((error as Error).name).toBe('ConnectionLostError');
     expect((error as Error & { code: string }).code).toBe('connection-lost');
     expect((error as Error).message).toContain(host.address);
-    expect(ms).toBeLessThan(10_000);
     await expect(c.run('true')).rejects.toMatchObject({ name: 'ConnectionLostError' });
     await expect(c.openTunnel(host.address, 5280)).rejects.toMatchObject({ name: 'ConnectionLostError' });
   });
@@ -361,14 +352,14 @@ describe('a connection dropped mid-run', () => {
     const b = await connect(`root@${host.address}`);
     const pidFile = path.join(bed.hostRoot(host.name), 'var/tmp/holder.pid');
     await fs.rm(pidFile, { force: true });
-    const held = await a.hold(`echo $$ > /var/tmp/holder.pid\n${LOCK_SCRIPT}`);
+    const held = await a.hold(`echo $$ > /var/tmp/holder.pid\n${FLOCK_SCRIPT}`);
     expect(held.firstLine).toBe('locked');
-    await expect(b.hold(LOCK_SCRIPT)).rejects.toMatchObject({ name: 'ScriptExitedError' });
+    await expect(b.hold(FLOCK_SCRIPT)).rejects.toMatchObject({ name: 'ScriptExitedError' });
     // The holder runs as root under sudo; only its sshd session is killed, the lock must go by itself.
     await killSessionOf(Number((await waitForFile(pidFile)).trim()), { sparingTheScript: true });
     let again: Awaited<ReturnType<Connector['hold']>> | undefined;
     for (let i = 0; i < 50 && !again; i++) {
-      again = await b.hold(LOCK_SCRIPT).catch(() => undefined);
+      again = await b.hold(FLOCK_SCRIPT).catch(() => undefined);
       if (!again) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(again?.firstLine).toBe('locked');
@@ -378,28 +369,28 @@ describe('a connection dropped mid-run', () => {
 });
 
 describe('hold()', () => {
-  it('a second hold on the same flock fails fast while the first holds, and succeeds after release()', async () => {
+  it('a second hold on the same flock fails while the first holds, and succeeds after release()', async () => {
     const first = await connect(`${USERS.sudoPassword}@${host.address}`, bedOptions({ sudoPassword }));
     const second = await connect(`${USERS.sudo}@${host.address}`);
-    const held = await first.hold(LOCK_SCRIPT);
+    const held = await first.hold(FLOCK_SCRIPT);
     expect(held.firstLine).toBe('locked');
-    const { result: error, ms } = await timed(() => failure(second.hold(LOCK_SCRIPT)));
+    const error = await failure(second.hold(FLOCK_SCRIPT));
     expect(error.name).toBe('ScriptExitedError');
-    expect(ms).toBeLessThan(3_000);
     // The first connection still runs scripts while it holds the lock.
     expect((await first.run('id -u')).stdout).toBe('0\n');
     await held.release();
-    const after = await second.hold(LOCK_SCRIPT);
+    const after = await second.hold(FLOCK_SCRIPT);
     expect(after.firstLine).toBe('locked');
     await after.release();
   });
 
-  it("works with the session's lock script (busy as a line, not an exit)", async () => {
+  it("works with the tool's lock script: busy as a line naming the holder, not an exit", async () => {
     const c = await connect(`root@${host.address}`);
-    const script = "mkdir -p /run/lock\nflock -n /run/lock/jitsi-jwt.lock sh -c 'echo locked; exec cat >/dev/null' || echo busy";
+    const script = lockScript();
     const first = await c.hold(script);
     const second = await c.hold(script);
-    expect([first.firstLine, second.firstLine]).toEqual(['locked', 'busy']);
+    expect(parseLockAnswer(first.firstLine)).toEqual({ state: 'locked' });
+    expect(parseLockAnswer(second.firstLine)).toMatchObject({ state: 'busy', pid: expect.any(Number), user: 'root' });
     await Promise.all([second.release(), first.release()]);
     const third = await c.hold(script);
     expect(third.firstLine).toBe('locked');

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
-import { attemptJoin, domainFile, restartProsody } from '../support/token-host.js';
+import { attemptJoin, domainFile, restartProsody, waitForFocus } from '../support/token-host.js';
+import { mintToken } from '../../src/token/mint.js';
 import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
@@ -49,6 +50,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     const report = host.smoke!;
     // Every BOSH request travelled through the SSH connection (one tunnel each), not straight to the host's address.
     expect(host.timings.roundTrips).toBeGreaterThanOrEqual(report.cases.length * 3);
+    expect(report.cases.map((c) => c.verdict)).toEqual(report.cases.map(() => 'pass'));
     expect(report.cases.map((c) => [c.name, c.ok, c.observed.split(':')[0]])).toEqual([
       ['valid token', true, 'admitted as member'],
       ['no token', true, 'refused at login'],
@@ -59,6 +61,29 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       ['plain token', true, 'admitted as member'],
     ]);
     expect(run.stdout).not.toContain(appSecret);
+  });
+
+  // One suite is enough: with focus gone, the valid token waits 30 s for it (the cases after it do not wait again).
+  it.runIf(name === 'bookworm-1')('calls a wrong room refused by focus, not by the room check, inconclusive', async () => {
+    await bed.ssh(name, 'service jicofo stop');
+    try {
+      const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--json']);
+      expect(run.exitCode).toBe(EXIT.smokeFailed);
+      const cases = parseRunDocument(run.stdout).hosts[0].smoke!.cases;
+      const byName = Object.fromEntries(cases.map((c) => [c.name, c]));
+      expect(byName['valid token']).toMatchObject({ verdict: 'fail', ok: false });
+      expect(byName['valid token'].observed).toMatch(/^refused by focus: service-unavailable\b/);
+      expect(byName['wrong room']).toMatchObject({ verdict: 'inconclusive', ok: false });
+      expect(byName['wrong room'].observed).toMatch(/^inconclusive: refused by focus: service-unavailable\b.* — not the room check$/);
+      // Refused at login as they should be, yet unproven while the valid token cannot get in either.
+      for (const login of ['no token', 'wrong secret', 'expired token']) {
+        expect(byName[login]).toMatchObject({ verdict: 'inconclusive', ok: false });
+        expect(byName[login].observed).toMatch(/^inconclusive: refused at login: not-allowed\b/);
+      }
+    } finally {
+      await bed.ssh(name, 'service jicofo start');
+      await waitForFocus({ url: `http://${host.address}:5280/http-bind`, domain: DOMAIN, token: await mintToken({ appId, appSecret, room: '*', sub: DOMAIN }) });
+    }
   });
 
   it('fails on a secret that differs from the host one, naming the case', async () => {

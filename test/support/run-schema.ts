@@ -34,7 +34,7 @@ export interface RunDocumentShape {
     changes: string[];
     restarts: string[];
     applied: { changed: boolean; installed: string[]; restarted: { service: string; how: string }[] } | null;
-    smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; ok: boolean }[] } | null;
+    smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; verdict: string; ok: boolean }[] } | null;
     timings: { totalSeconds: number; roundTrips: number };
     error: { code: string; message: string; hint?: string } | null;
   }[];

@@ -2,7 +2,7 @@
 // introduced, and reading the scripts' result lines.
 import { describe, expect, it } from 'vitest';
 import { introducedFindings } from '../../src/apply/apply.js';
-import { parseScriptOutput } from '../../src/apply/scripts.js';
+import { parseLockAnswer, parseScriptOutput } from '../../src/apply/scripts.js';
 
 const stockCheck = [
   'Checking config...',
@@ -39,5 +39,20 @@ describe('parseScriptOutput', () => {
     expect(out.sections.get('check-after')).toEqual(['line 1', 'line 2']);
     expect(out.sections.has('end')).toBe(true);
     expect(out.logs).toEqual(['tail of a log']);
+  });
+});
+
+describe('parseLockAnswer', () => {
+  it.each([
+    ['locked', { state: 'locked' }],
+    ['locked\r', { state: 'locked' }],
+    ['busy 4242 1764496800 deploy', { state: 'busy', pid: 4242, since: new Date(1764496800 * 1000), user: 'deploy' }],
+    // A holder file not yet written by the other run: still busy, just nameless.
+    ['busy ', { state: 'busy' }],
+    ['error /run/jitsi-jwt is not a directory', { state: 'error', reason: '/run/jitsi-jwt is not a directory' }],
+    ['', { state: 'error', reason: 'unexpected answer from the lock script: (nothing)' }],
+    ['sudo: unable to resolve host', { state: 'error', reason: 'unexpected answer from the lock script: sudo: unable to resolve host' }],
+  ])('%j', (line, answer) => {
+    expect(parseLockAnswer(line)).toEqual(answer);
   });
 });

@@ -12,8 +12,8 @@ const smoke = {
   ok: true,
   seconds: 0.4,
   cases: [
-    { name: 'valid token' as const, expected: 'admitted' as const, observed: 'admitted', ok: true, seconds: 0.1 },
-    { name: 'old secret' as const, expected: 'refused' as const, observed: 'refused at login: not-authorized', ok: true, seconds: 0.1 },
+    { name: 'valid token' as const, expected: 'admitted' as const, observed: 'admitted', verdict: 'pass' as const, ok: true, seconds: 0.1 },
+    { name: 'old secret' as const, expected: 'refused' as const, observed: 'refused at login: not-authorized', verdict: 'pass' as const, ok: true, seconds: 0.1 },
   ],
 };
 

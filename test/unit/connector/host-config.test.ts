@@ -96,4 +96,8 @@ describe('resolveHostConfig', () => {
   it('refuses a Port that is not a number', () => {
     expect(() => resolve('x', 'Host x\n  Port ssh\n')).toThrow(/not a port number/);
   });
+
+  it.each(['abc', '0', '1.5', '-3'])('refuses ConnectTimeout %s, as OpenSSH does', (value) => {
+    expect(() => resolve('x', `Host x\n  ConnectTimeout ${value}\n`)).toThrow(/ConnectTimeout in the ssh configuration for "x" .* is not a whole number/);
+  });
 });

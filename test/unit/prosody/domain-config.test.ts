@@ -128,7 +128,8 @@ describe('parseDomainConfig details', () => {
     }
     expect(error).toBeInstanceOf(DomainConfigError);
     const e = error as DomainConfigError;
-    expect(e.code).toBe('invalid-lua');
+    expect(e.problem).toBe('invalid-lua');
+    expect(e.code).toBe('host-state');
     expect(e.line).toBe(line);
     expect(e.column).toBe(column);
     expect(e.message).toContain('/etc/prosody/conf.avail/x.cfg.lua is not valid Lua');

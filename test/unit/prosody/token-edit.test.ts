@@ -8,6 +8,8 @@ import {
   tokenAuthProblems,
   type TokenAuthSettings,
 } from '../../../src/prosody/token-edit.js';
+import { JitsiJwtError } from '../../../src/errors.js';
+import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.js';
 import { DOMAIN, HAND_EDITED, OLD_GENERATION, replaceLines, settings, stock } from './fixtures.js';
 
 /** The -/+ lines of a diff, in order: what a reviewer of the change would see. */
@@ -294,7 +296,7 @@ describe('modules_enabled tables in every style', () => {
   });
 
   it('refuses a modules_enabled that is not a table literal', () => {
-    expect(() => editForTokenAuth(wrap('my_modules'), settings())).toThrow(expect.objectContaining({ code: 'modules-enabled-not-table' }));
+    expect(() => editForTokenAuth(wrap('my_modules'), settings())).toThrow(expect.objectContaining({ problem: 'modules-enabled-not-table', code: 'host-state' }));
   });
 });
 
@@ -330,14 +332,14 @@ describe('refusals', () => {
 
   it('names the VirtualHosts there are when the domain has none', () => {
     const e = error(stock('2024'), settings({ domain: 'other.example.org' }));
-    expect(e.code).toBe('no-virtualhost');
+    expect(e.problem).toBe('no-virtualhost');
     expect(e.message).toContain(`"${DOMAIN}", "auth.${DOMAIN}", "jigasi.meet.jitsi"`);
     expect(e.hint).toContain(`"${DOMAIN}"`);
   });
 
   it('refuses a domain without a conference MUC', () => {
     const e = error('VirtualHost "meet.example.org"\n    authentication = "jitsi-anonymous"\n');
-    expect(e.code).toBe('no-conference-component');
+    expect(e.problem).toBe('no-conference-component');
   });
 
   it.each([
@@ -347,16 +349,45 @@ describe('refusals', () => {
   ])('refuses to rewrite an app_secret that is %s, without quoting it', (_name, expression) => {
     const input = stock('2026').replace('    --app_secret="example_app_secret"', `    app_secret = ${expression}`);
     const e = error(input);
-    expect(e.code).toBe('app-secret-not-plain');
+    expect(e.problem).toBe('app-secret-not-plain');
+    expect(e.code).toBe('host-state');
     expect(e.message).toMatch(/line \d+/);
     expect(e.message).not.toContain(expression);
+    expect(e.hint).toContain('plain string');
   });
 
   it('reports invalid Lua with its line', () => {
     const input = stock('2024').replace('    c2s_require_encryption = false', '    c2s_require_encryption = = false');
     const e = error(input);
-    expect(e.code).toBe('invalid-lua');
+    expect(e.problem).toBe('invalid-lua');
     expect(e.line).toBe(input.split('\n').findIndex((l) => l.includes('= = false')) + 1);
     expect(e.message).toMatch(/not valid Lua: line \d+, column \d+/);
+  });
+
+  it('names the file it was given in every refusal', () => {
+    const path = `/etc/prosody/conf.avail/${DOMAIN}.cfg.lua`;
+    const input = stock('2026').replace('    --app_secret="example_app_secret"', '    app_secret = os.getenv("S")');
+    const e = (() => {
+      try {
+        editForTokenAuth(input, settings(), path);
+      } catch (caught) {
+        return caught as DomainConfigError;
+      }
+      throw new Error('expected a DomainConfigError');
+    })();
+    expect(e).toBeInstanceOf(JitsiJwtError);
+    expect(e.message).toContain(path);
+    expect(e.line).toBe(input.split('\n').findIndex((l) => l.includes('os.getenv')) + 1);
+    expect(exitCodeFor(e)).toBe(EXIT.hostState);
+  });
+});
+
+describe('internal errors', () => {
+  it('refuses overlapping edits as a bug of the tool, not of the host', () => {
+    const overlapping = [
+      { range: [0, 4] as [number, number], text: 'a', description: 'first' },
+      { range: [2, 6] as [number, number], text: 'b', description: 'second' },
+    ];
+    expect(() => applyEdits('0123456789', overlapping)).toThrow(expect.objectContaining({ code: 'internal', hint: expect.stringContaining('bug in jitsi-jwt') }));
   });
 });

@@ -1,0 +1,106 @@
+// Pure: a backup and what the host has now in, the plan that puts the backup
+// back out — an ordinary Plan, so the same applyPlan runs it (backup of the
+// current state, atomic writes, config check, restarts, rollback). No I/O.
+import { basename } from 'node:path';
+import type { BackupContents, FileCopy, ManifestEntry } from '../apply/backups.js';
+import { HostStateError } from '../errors.js';
+import type { HostFacts } from '../facts/probe.js';
+import { SERVICES } from '../facts/services.js';
+import { unifiedDiff, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './plan.js';
+import { chooseDomain, currentTokenState, type CurrentTokenState } from './resolve.js';
+
+export interface RestorePlanning {
+  plan: Plan;
+  /** the domain's token settings once the backup is back */
+  restored: CurrentTokenState;
+  /** and now, when they can be read */
+  current?: CurrentTokenState;
+}
+
+/** The first entry for each path: what the path was before the backup's run first touched it. */
+function firstPerPath(entries: ManifestEntry[]): ManifestEntry[] {
+  const first = new Map<string, ManifestEntry>();
+  for (const entry of entries) if (!first.has(entry.path)) first.set(entry.path, entry);
+  return [...first.values()];
+}
+
+const ownerOf = (copy: FileCopy) => `${copy.owner}:${copy.group}`;
+
+export function planRestore(facts: HostFacts, contents: BackupContents, options: { domain?: string } = {}): RestorePlanning {
+  const { backup } = contents;
+  const why = `as it was before the run that made backup ${backup.id}`;
+  const files: FileChange[] = [];
+  const links: LinkChange[] = [];
+  const unlinks: LinkRemoval[] = [];
+  const warnings: string[] = [];
+  for (const entry of firstPerPath(backup.entries)) {
+    if (entry.kind === 'file') {
+      const saved = contents.saved.get(entry.path);
+      const now = contents.current.get(entry.path);
+      if (!saved) throw new HostStateError(`backup ${backup.id} has lost its copy of ${entry.path} (${entry.saved} is missing)`, 'choose another backup');
+      if (saved.text === undefined) throw new HostStateError(`the copy of ${entry.path} in backup ${backup.id} is not UTF-8 text`, `copy ${entry.saved} back by hand if it is what you want`);
+      if (!now) throw new HostStateError(`${entry.path} is no longer on the host, so restore cannot replace it`, `copy ${entry.saved} back to ${entry.path} by hand (keeping its owner and mode)`);
+      if (now.text === undefined) throw new HostStateError(`${entry.path} on the host is not UTF-8 text`, `compare it with ${entry.saved} and copy that back by hand if it is what you want`);
+      if (now.text === saved.text && now.mode === saved.mode && ownerOf(now) === ownerOf(saved)) continue;
+      files.push({
+        path: entry.path,
+        purpose: why,
+        before: now.text,
+        after: saved.text,
+        diff: unifiedDiff(entry.path, now.text, saved.text),
+        mode: { from: now.mode, to: saved.mode },
+        owner: { from: ownerOf(now), to: ownerOf(saved) },
+      });
+    } else if (entry.kind === 'link') {
+      const now = contents.links.get(entry.path);
+      if (now?.kind === 'link') unlinks.push({ path: entry.path, reason: `the run that made backup ${backup.id} made it` });
+      else if (now?.kind === 'other') warnings.push(`${entry.path} is no longer a link (something replaced it); it is left alone`);
+    } else {
+      const now = contents.links.get(entry.path);
+      if (now?.kind === 'link' && now.target === entry.target) continue;
+      if (now?.kind === 'other') {
+        warnings.push(`${entry.path} should be a link to ${entry.target} again, but something else is there now; it is left alone`);
+        continue;
+      }
+      links.push({ path: entry.path, module: basename(entry.path), target: entry.target, reason: `the run that made backup ${backup.id} removed it` });
+    }
+  }
+
+  // Which domain to prove afterwards, and how: read from the files as they will be.
+  const restoredText = new Map(files.map((f) => [f.path, f.after]));
+  const restoredFacts: HostFacts = { ...facts, domainFiles: facts.domainFiles.map((f) => (restoredText.has(f.path) ? { ...f, text: restoredText.get(f.path)! } : f)) };
+  const chosen = chooseDomain(restoredFacts, options.domain);
+  const restored = currentTokenState(chosen);
+  let current: CurrentTokenState | undefined;
+  try {
+    current = currentTokenState(chooseDomain(facts, options.domain));
+  } catch {
+    current = undefined;
+  }
+
+  const restartReasons: string[] = [];
+  if (files.some((f) => f.before !== f.after)) restartReasons.push('the services read the restored files only at start');
+  if (links.length > 0 || unlinks.length > 0) restartReasons.push('Prosody loads the Lua libraries the links point to only at start');
+  const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : [];
+  for (const service of SERVICES) {
+    if (restarts.length > 0 && !facts.services[service].installed) warnings.push(`${service} is not installed here; it is not restarted`);
+  }
+
+  return {
+    plan: {
+      domain: chosen.domain,
+      appId: restored.appId ?? '',
+      secretSource: 'kept',
+      configPath: chosen.file.path,
+      files,
+      packages: [],
+      links,
+      unlinks,
+      restarts,
+      restartReasons,
+      warnings,
+    },
+    restored,
+    current,
+  };
+}

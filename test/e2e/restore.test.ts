@@ -1,0 +1,202 @@
+// Backups and `restore` on a real test host: apply and rotate-secret leave
+// backups; restore lists them, puts the stock file back over token auth (a new
+// backup of the token state first), changes nothing when there is nothing to
+// change, rolls back a restore that fails, and brings token auth back from the
+// backup it made; a successful run prunes to the newest --keep-backups.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { jitsiJwt, sshFlags } from '../support/cli.js';
+import { attemptJoin, domainFile, prosodyPid, secretAdmitted, waitForFocus } from '../support/token-host.js';
+import { parseRunDocument } from '../support/run-schema.js';
+
+const DOMAIN = 'meet.test';
+const NAME = 'bookworm-1';
+const ROOT = '/var/backups/jitsi-jwt';
+const LINKS = ['/usr/local/share/lua/5.4/basexx.lua', '/usr/local/share/lua/5.4/inspect.lua'];
+const STAMP = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
+const bed = new TestBed(`e2e-restore-${process.pid}`);
+const appId = 'restore_backend';
+
+let host: HostRecord;
+let scratch: string;
+let stockConfig: string;
+let stockOwnership: string;
+
+beforeAll(async () => {
+  await bed.up({ suites: ['bookworm'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
+  host = await bed.host(NAME);
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'restore-'));
+  stockConfig = await config();
+  stockOwnership = await ownership();
+});
+
+afterAll(async () => {
+  await bed.down();
+  if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+});
+
+const target = () => `deploy@${host.address}`;
+/** The CLI against the test host: `command TARGET ssh-flags rest…`. */
+const cli = (command: string, rest: string[] = [], env: Record<string, string> = {}) => jitsiJwt([command, target(), ...sshFlags(bed), ...rest], { env });
+const sh = async (command: string) => (await bed.ssh(NAME, command)).stdout;
+const config = () => sh(`cat ${domainFile(DOMAIN)}`);
+const ownership = () => sh(`stat -c '%a %U %G' ${domainFile(DOMAIN)}`);
+const backupIds = async () => (await sh(`ls -1 ${ROOT}`)).split('\n').filter((line) => STAMP.test(line));
+/** The name of the backup a run made, from its run document. */
+const backupOf = (stdout: string) => path.basename((parseRunDocument(stdout).hosts[0] as unknown as { applied: { backupDir: string | null } | null }).applied?.backupDir ?? '');
+const serviceEvents = async () => (await sh('cat /var/log/jitsi/testbed-services.log')).split('\n').filter(Boolean);
+const linkState = async () => (await sh(`for l in ${LINKS.join(' ')}; do printf '%s\\n' "$(readlink "$l" || echo none)"; done`)).split('\n');
+const boshUrl = () => `http://${host.address}:5280/http-bind`;
+
+describe('backups and restore', () => {
+  let applyBackup: string;
+  let rotateBackup: string;
+  let tokenConfig: string;
+  let tokenLinks: string[];
+  let secret: string;
+  let restoreBackup: string;
+
+  it('apply and rotate-secret each leave a backup; restore lists them, newest first', async () => {
+    const apply = await cli('apply', ['--app-id', appId, '--yes', '--json'], { JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url') });
+    expect(apply.exitCode).toBe(0);
+    applyBackup = backupOf(apply.stdout);
+    tokenLinks = await linkState();
+    expect(tokenLinks.every((l) => l.startsWith('/usr/share/lua/5.'))).toBe(true);
+
+    const secretFile = path.join(scratch, 'secret-1');
+    const rotate = await cli('rotate-secret', ['--yes', '--json', '--secret-out', secretFile]);
+    expect(rotate.exitCode).toBe(0);
+    rotateBackup = backupOf(rotate.stdout);
+    secret = (await fs.readFile(secretFile, 'utf8')).trim();
+    tokenConfig = await config();
+    expect(await backupIds()).toEqual([applyBackup, rotateBackup]);
+    expect(await sh(`stat -c '%a %U' ${ROOT}`)).toBe('700 root');
+
+    const text = await cli('restore');
+    expect(text.exitCode).toBe(0);
+    expect(text.stderr).toBe('');
+    expect(text.stdout.indexOf(rotateBackup)).toBeGreaterThan(0);
+    expect(text.stdout.indexOf(rotateBackup)).toBeLessThan(text.stdout.indexOf(applyBackup));
+    expect(text.stdout).toMatch(new RegExp(`${applyBackup}.*${domainFile(DOMAIN).replace(/\./g, '\\.')}.*2 made`));
+
+    const json = await cli('restore', ['--json']);
+    expect(json.exitCode).toBe(0);
+    const document = parseRunDocument(json.stdout);
+    expect(document.command).toBe('restore');
+    const listed = (document.hosts[0] as unknown as { backups: { id: string; files: string[]; links: string[]; removedLinks: string[] }[] }).backups;
+    expect(listed.map((b) => b.id)).toEqual([rotateBackup, applyBackup]);
+    expect(listed[1]).toMatchObject({ files: [domainFile(DOMAIN)], links: LINKS, removedLinks: [] });
+    expect(listed[0]).toMatchObject({ files: [domainFile(DOMAIN)], links: [], removedLinks: [] });
+    expect(document.hosts[0].timings.roundTrips).toBe(2);
+    for (const out of [text.stdout, json.stdout]) expect(out).not.toContain(secret);
+  });
+
+  it("restores apply's backup: the stock file again, links gone, services restarted, tokenless clients admitted, a new backup", async () => {
+    // Without a terminal and without --yes it shows the plan and refuses.
+    const unconfirmed = await cli('restore', ['--backup', applyBackup]);
+    expect(unconfirmed.exitCode).toBe(EXIT.badInput);
+    expect(unconfirmed.stdout).toContain('+    authentication = "jitsi-anonymous" -- do not delete me');
+    expect(unconfirmed.stdout).toContain(`remove the link ${LINKS[0]}`);
+    expect(unconfirmed.stdout).not.toContain(secret);
+    expect(unconfirmed.stderr).toMatch(/--yes/);
+    expect(await config()).toBe(tokenConfig);
+
+    const pidBefore = await prosodyPid(bed, NAME);
+    const eventsBefore = (await serviceEvents()).length;
+    const run = await cli('restore', ['--backup', applyBackup, '--yes', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const result = parseRunDocument(run.stdout).hosts[0];
+    expect(result.status).toBe('applied');
+    expect(result.smoke).toBeNull();
+    expect(result.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(run.stdout).not.toContain(secret);
+
+    expect(await config()).toBe(stockConfig);
+    expect(await ownership()).toBe(stockOwnership);
+    expect(await linkState()).toEqual(['none', 'none']);
+    expect(await prosodyPid(bed, NAME)).not.toBe(pidBefore);
+    const events = (await serviceEvents()).slice(eventsBefore).map((line) => line.split(' ').slice(1, 3).join(' '));
+    expect([...events].sort()).toEqual(['jicofo restart', 'jitsi-videobridge2 restart']);
+
+    await waitForFocus({ url: boshUrl(), domain: DOMAIN });
+    const anonymous = await attemptJoin({ url: boshUrl(), domain: DOMAIN, room: `open-${randomBytes(3).toString('hex')}` });
+    expect(anonymous.auth.ok).toBe(true);
+    expect(anonymous.join?.ok).toBe(true);
+
+    restoreBackup = backupOf(run.stdout);
+    expect(await backupIds()).toEqual([applyBackup, rotateBackup, restoreBackup]);
+    expect(await sh(`cat ${ROOT}/${restoreBackup}/file-0`)).toBe(tokenConfig);
+    expect(await sh(`cut -f1,2 ${ROOT}/${restoreBackup}/manifest`)).toBe([`file\t${domainFile(DOMAIN)}`, ...LINKS.map((l) => `unlink\t${l}`)].join('\n'));
+  });
+
+  it('changes nothing and restarts nothing when the host already holds the backup; an unknown backup is named with the real ones', async () => {
+    const pidBefore = await prosodyPid(bed, NAME);
+    const eventsBefore = await serviceEvents();
+    const again = await cli('restore', ['--backup', applyBackup, '--yes']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('No changes');
+    expect(await prosodyPid(bed, NAME)).toBe(pidBefore);
+    expect(await serviceEvents()).toEqual(eventsBefore);
+    expect(await backupIds()).toEqual([applyBackup, rotateBackup, restoreBackup]);
+
+    const unknown = await cli('restore', ['--backup', '2000-01-01T00-00-00-000Z', '--yes']);
+    expect(unknown.exitCode).toBe(EXIT.badInput);
+    expect(unknown.stderr).toContain(`${restoreBackup}, ${rotateBackup}, ${applyBackup}`);
+  });
+
+  it('puts the host back on the state before the restore when a service fails on the restored one (exit 7)', async () => {
+    await sh(`mkdir -p /etc/jitsi-testbed && echo "grep -q 'authentication = \\"token\\" -- do not delete me' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-jicofo`);
+    try {
+      const run = await cli('restore', ['--backup', restoreBackup, '--yes']);
+      expect(run.exitCode).toBe(EXIT.rolledBack);
+      expect(run.stderr).toMatch(/jicofo did not come back/);
+      expect(await config()).toBe(stockConfig);
+      expect(await ownership()).toBe(stockOwnership);
+      expect(await linkState()).toEqual(['none', 'none']);
+      expect(await sh('service jicofo status')).toMatch(/is running/);
+    } finally {
+      await sh('rm -f /etc/jitsi-testbed/fail-start-jicofo');
+    }
+  });
+
+  it('restores the backup the first restore made: token auth back, links back, its smoke test passing', async () => {
+    const run = await cli('restore', ['--backup', restoreBackup, '--yes', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const result = parseRunDocument(run.stdout).hosts[0];
+    expect(result.smoke?.ok).toBe(true);
+    expect(result.smoke?.cases.map((c) => c.name)).toEqual(['valid token', 'no token', 'wrong secret', 'expired token', 'wrong room']);
+    expect(await config()).toBe(tokenConfig);
+    expect(await linkState()).toEqual(tokenLinks);
+    expect(await secretAdmitted({ url: boshUrl(), domain: DOMAIN, appId, secret })).toBe(true);
+  });
+
+  it('keeps only the newest --keep-backups after a successful run, never anything else in the directory', async () => {
+    const zero = await jitsiJwt(['rotate-secret', 'deploy@nosuchhost.invalid', '--keep-backups', '0', '--yes', '--show-secret']);
+    expect(zero.exitCode).toBe(EXIT.badInput);
+    expect(zero.stderr).toMatch(/would delete the backup of the run that just happened/);
+    const word = await jitsiJwt(['rotate-secret', 'deploy@nosuchhost.invalid', '--yes', '--show-secret'], { env: { JITSI_JWT_KEEP_BACKUPS: 'ten' } });
+    expect(word.exitCode).toBe(EXIT.badInput);
+
+    // apply, rotate-secret, and three restores (one rolled back) so far.
+    expect(await backupIds()).toHaveLength(5);
+    // Not the tool's own backups, though some look like them: never removed.
+    const strangers = ['notes', '1999-01-01T00-00-00-000Z.old', '2000-01-01T00-00-00-000Z'];
+    await sh(`mkdir ${ROOT}/notes ${ROOT}/1999-01-01T00-00-00-000Z.old && ln -s /etc ${ROOT}/2000-01-01T00-00-00-000Z`);
+
+    const first = await cli('rotate-secret', ['--yes', '--json', '--secret-out', path.join(scratch, 'secret-2')]);
+    expect(first.exitCode).toBe(0);
+    expect((await backupIds()).filter((id) => id !== '2000-01-01T00-00-00-000Z')).toHaveLength(6);
+    const second = await cli('rotate-secret', ['--yes', '--json', '--secret-out', path.join(scratch, 'secret-3'), '--keep-backups', '2']);
+    expect(second.exitCode).toBe(0);
+    const newest = [first, second].map((r) => backupOf(r.stdout));
+    expect((await sh(`ls -1 ${ROOT}`)).split('\n').sort()).toEqual([...strangers, ...newest].sort());
+    expect(await sh(`stat -c '%a %U' ${ROOT}`)).toBe('700 root');
+  });
+});

@@ -1,0 +1,211 @@
+// Backups as tables: --keep-backups values, manifests, what the backups script
+// prints, and the restore plan made from a backup and the host's state.
+import { describe, expect, it } from 'vitest';
+import {
+  backupStamp,
+  backupTime,
+  isBackupId,
+  normaliseBackupChoice,
+  parseBackupsOutput,
+  parseManifest,
+  parsePruneOutput,
+  pruneScript,
+  type BackupContents,
+  type FileCopy,
+  type LinkState,
+} from '../../src/apply/backups.js';
+import { isEmpty } from '../../src/plan/plan.js';
+import { planRestore } from '../../src/plan/restore.js';
+import { DOMAIN, SECRET, facts, plan, stockText } from '../support/plan-fixtures.js';
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+const ROOT = '/var/backups/jitsi-jwt';
+const CONFIG = `/etc/prosody/conf.avail/${DOMAIN}.cfg.lua`;
+const BASEXX = '/usr/local/share/lua/5.4/basexx.lua';
+const INSPECT = '/usr/local/share/lua/5.4/inspect.lua';
+
+describe('backup names', () => {
+  it('are the run start in UTC, sortable, and read back', () => {
+    const id = backupStamp(new Date('2026-11-27T20:56:46.981Z'));
+    expect(id).toBe('2026-11-27T20-56-46-981Z');
+    expect(isBackupId(id)).toBe(true);
+    expect(backupTime(id)).toBe('2026-11-27T20:56:46.981Z');
+    expect(backupStamp(new Date('2026-11-27T20:56:47.000Z')) > id).toBe(true);
+  });
+
+  it.each(['latest', 'notes', '2026-11-27T20:56:46.981Z', '2026-11-27T20-56-46Z', '../2026-11-27T20-56-46-981Z', '2026-11-27T20-56-46-981Z.old'])('%j is not one', (text) => {
+    expect(isBackupId(text)).toBe(false);
+  });
+
+  it.each([
+    ['2026-11-27T20-56-46-981Z', '2026-11-27T20-56-46-981Z'],
+    [`${ROOT}/2026-11-27T20-56-46-981Z/`, '2026-11-27T20-56-46-981Z'],
+    [' latest ', 'latest'],
+  ])('--backup %j names %j', (text, choice) => {
+    expect(normaliseBackupChoice(text)).toBe(choice);
+  });
+});
+
+describe('parseManifest', () => {
+  it.each([
+    [[`file\t${CONFIG}\t${ROOT}/x/file-0`], [{ kind: 'file', path: CONFIG, saved: `${ROOT}/x/file-0` }]],
+    [[`link\t${BASEXX}`], [{ kind: 'link', path: BASEXX }]],
+    [[`unlink\t${BASEXX}\t/usr/share/lua/5.1/basexx.lua`], [{ kind: 'unlink', path: BASEXX, target: '/usr/share/lua/5.1/basexx.lua' }]],
+    [['', 'file', `file\t${CONFIG}`, 'unlink\t/x', 'other\t/y\t/z'], []],
+  ])('%j', (lines, entries) => {
+    expect(parseManifest(lines)).toEqual(entries);
+  });
+});
+
+describe('pruneScript', () => {
+  it('keeps at least one, and reports what it removed', () => {
+    expect(() => pruneScript(0)).toThrow();
+    expect(pruneScript(3)).toContain('[ $# -gt 3 ]');
+    expect(parsePruneOutput('@@removed 2026-01-01T00-00-00-000Z\n@@removed 2026-01-02T00-00-00-000Z\n@@end\n')).toEqual({
+      removed: ['2026-01-01T00-00-00-000Z', '2026-01-02T00-00-00-000Z'],
+      complete: true,
+    });
+    expect(parsePruneOutput('@@removed 2026-01-01T00-00-00-000Z\n').complete).toBe(false);
+  });
+});
+
+const OLD = '2026-01-01T10-00-00-000Z';
+const NEW = '2026-01-02T10-00-00-000Z';
+
+function listing(chosen: string[] = []): string {
+  return [
+    'probe output that is not ours',
+    '@@backups',
+    `@@backup\t${OLD}`,
+    `@@entry\tfile\t${CONFIG}\t${ROOT}/${OLD}/file-0`,
+    `@@entry\tlink\t${BASEXX}`,
+    `@@entry\tlink\t${INSPECT}`,
+    `@@backup\t${NEW}`,
+    `@@entry\tfile\t${CONFIG}\t${ROOT}/${NEW}/file-0`,
+    `@@entry\tunlink\t${BASEXX}\t/usr/share/lua/5.1/basexx.lua`,
+    '@@backup\tnot-a-stamp',
+    `@@entry\tfile\t/etc/passwd\t/tmp/x`,
+    ...chosen,
+    '@@end',
+    '',
+  ].join('\n');
+}
+
+describe('parseBackupsOutput', () => {
+  it('lists the backups newest first, with their files and links', () => {
+    const reading = parseBackupsOutput(listing())!;
+    expect(reading.backups.map((b) => b.id)).toEqual([NEW, OLD]);
+    expect(reading.backups[1]).toMatchObject({ dir: `${ROOT}/${OLD}`, createdAt: '2026-01-01T10:00:00.000Z', files: [CONFIG], links: [BASEXX, INSPECT], removedLinks: [] });
+    expect(reading.backups[0]).toMatchObject({ files: [CONFIG], links: [], removedLinks: [BASEXX] });
+    expect(reading.chosen).toBeUndefined();
+  });
+
+  it('reads the chosen backup: saved copies, current files, link states', () => {
+    const reading = parseBackupsOutput(
+      listing([
+        `@@chosen\t${OLD}`,
+        `@@saved\t${CONFIG}\t644\troot\troot\t${b64('stock ünïcødé\n')}`,
+        `@@current\t${CONFIG}\t640\troot\tprosody\t${b64('token\n')}`,
+        `@@saved\t/etc/jitsi/jicofo/jicofo.conf`,
+        `@@current\t/etc/binary\t600\troot\troot\t${Buffer.from([0xff, 0xfe, 0x00]).toString('base64')}`,
+        `@@link-now\t${BASEXX}\tlink\t/usr/share/lua/5.1/basexx.lua`,
+        `@@link-now\t${INSPECT}\tmissing`,
+        `@@link-now\t/usr/local/x.lua\tother`,
+      ]),
+    )!;
+    const chosen = reading.chosen!;
+    expect(chosen.backup.id).toBe(OLD);
+    expect(chosen.saved.get(CONFIG)).toEqual({ mode: '644', owner: 'root', group: 'root', text: 'stock ünïcødé\n' });
+    expect(chosen.current.get(CONFIG)).toEqual({ mode: '640', owner: 'root', group: 'prosody', text: 'token\n' });
+    expect(chosen.saved.has('/etc/jitsi/jicofo/jicofo.conf')).toBe(true);
+    expect(chosen.saved.get('/etc/jitsi/jicofo/jicofo.conf')).toBeUndefined();
+    expect(chosen.current.get('/etc/binary')?.text).toBeUndefined();
+    expect(chosen.links.get(BASEXX)).toEqual({ kind: 'link', target: '/usr/share/lua/5.1/basexx.lua' });
+    expect(chosen.links.get(INSPECT)).toEqual({ kind: 'missing' });
+    expect(chosen.links.get('/usr/local/x.lua')).toEqual({ kind: 'other' });
+  });
+
+  it.each([
+    ['no marker', 'only probe output\n@@end\n'],
+    ['cut short', listing().replace('@@end\n', '')],
+  ])('refuses output that did not run to its end (%s)', (_case, stdout) => {
+    expect(parseBackupsOutput(stdout)).toBeUndefined();
+  });
+
+  it('lists nothing on a host without backups', () => {
+    expect(parseBackupsOutput('@@backups\n@@end\n')).toEqual({ backups: [] });
+  });
+});
+
+/** What apply wrote over the stock file (the fixture's token plan). */
+const tokenText = plan(facts()).files[0].after;
+const tokenFacts = () => facts({ domainFiles: [{ ...facts().domainFiles[0], text: tokenText, mode: '640', group: 'prosody' }] });
+const copy = (text: string, mode = '644', group = 'root'): FileCopy => ({ mode, owner: 'root', group, text });
+
+function contents(entries: string[], state: { saved?: FileCopy; current?: FileCopy; links?: Record<string, LinkState> }): BackupContents {
+  const reading = parseBackupsOutput(['@@backups', `@@backup\t${OLD}`, ...entries.map((e) => `@@entry\t${e}`), `@@chosen\t${OLD}`, '@@end'].join('\n'))!;
+  return {
+    ...reading.chosen!,
+    saved: new Map([[CONFIG, state.saved]]),
+    current: new Map([[CONFIG, state.current]]),
+    links: new Map(Object.entries(state.links ?? {})),
+  };
+}
+
+const applyBackup = [`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`, `link\t${BASEXX}`, `link\t${INSPECT}`];
+const linked: Record<string, LinkState> = { [BASEXX]: { kind: 'link', target: '/usr/share/lua/5.1/basexx.lua' }, [INSPECT]: { kind: 'link', target: '/usr/share/lua/5.3/inspect.lua' } };
+
+describe('planRestore', () => {
+  it("puts the stock file back over apply's edit, removes apply's links, restarts everything, proves nothing with tokens", () => {
+    const { plan: p, restored, current } = planRestore(tokenFacts(), contents(applyBackup, { saved: copy(stockText), current: copy(tokenText, '640', 'prosody'), links: linked }));
+    expect(p.files).toHaveLength(1);
+    expect(p.files[0]).toMatchObject({ path: CONFIG, before: tokenText, after: stockText, mode: { from: '640', to: '644' }, owner: { from: 'root:prosody', to: 'root:root' } });
+    expect(p.files[0].diff).toContain('-    authentication = "token" -- do not delete me');
+    expect(p.files[0].diff).toContain('+    authentication = "jitsi-anonymous" -- do not delete me');
+    expect(p.unlinks?.map((l) => l.path)).toEqual([BASEXX, INSPECT]);
+    expect(p.links).toEqual([]);
+    expect(p.packages).toEqual([]);
+    expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(p.domain).toBe(DOMAIN);
+    expect(restored.tokenAuth).toBe(false);
+    expect(current).toMatchObject({ tokenAuth: true, appSecret: SECRET });
+  });
+
+  it('plans nothing when the host already holds what the backup holds', () => {
+    const { plan: p } = planRestore(facts(), contents(applyBackup, { saved: copy(stockText), current: copy(stockText), links: {} }));
+    expect(isEmpty(p)).toBe(true);
+    expect(p.restarts).toEqual([]);
+  });
+
+  it("puts back links a restore removed, to exactly their old targets, and proves the restored credentials", () => {
+    const restoreBackup = [`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`, `unlink\t${BASEXX}\t/usr/share/lua/5.1/basexx.lua`, `unlink\t${INSPECT}\t/usr/share/lua/5.3/inspect.lua`];
+    const { plan: p, restored } = planRestore(
+      facts(),
+      contents(restoreBackup, { saved: copy(tokenText, '640', 'prosody'), current: copy(stockText), links: { [BASEXX]: { kind: 'missing' }, [INSPECT]: linked[INSPECT] } }),
+    );
+    expect(p.links).toEqual([{ path: BASEXX, module: 'basexx.lua', target: '/usr/share/lua/5.1/basexx.lua', reason: `the run that made backup ${OLD} removed it` }]);
+    expect(p.unlinks).toEqual([]);
+    expect(restored).toMatchObject({ tokenAuth: true, appId: 'backend', appSecret: SECRET, roomCheck: true, allowEmptyToken: false });
+    expect(p.appId).toBe('backend');
+  });
+
+  it('changes only mode and owner, without restarting, when only those differ', () => {
+    const { plan: p } = planRestore(facts(), contents([`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`], { saved: copy(stockText, '640', 'prosody'), current: copy(stockText) }));
+    expect(p.files[0]).toMatchObject({ before: stockText, after: stockText, diff: '', mode: { from: '644', to: '640' } });
+    expect(p.restarts).toEqual([]);
+  });
+
+  it('leaves alone what is no longer a link, with a warning', () => {
+    const { plan: p } = planRestore(tokenFacts(), contents(applyBackup, { saved: copy(stockText), current: copy(stockText), links: { [BASEXX]: { kind: 'other' } } }));
+    expect(p.unlinks).toEqual([]);
+    expect(p.warnings.join('\n')).toContain(`${BASEXX} is no longer a link`);
+  });
+
+  it.each([
+    ['the saved copy is missing', { saved: undefined, current: copy(stockText) }, /has lost its copy/],
+    ['the saved copy is not text', { saved: { ...copy(''), text: undefined }, current: copy(stockText) }, /not UTF-8 text/],
+    ['the file is gone from the host', { saved: copy(stockText), current: undefined }, /no longer on the host/],
+  ])('refuses when %s', (_case, state, message) => {
+    expect(() => planRestore(facts(), contents([`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`], state))).toThrow(message);
+  });
+});
