@@ -28,7 +28,7 @@ const TEXT = { type: 'string' } as const;
 const LIST = { type: 'list' } as const;
 const dpkgLockTimeout = () => option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish', { type: 'integer', min: 0, max: 86_400, unit: 'seconds' }, { default: 120 });
 // At least 1: the newest backup is the way back from the run that just happened.
-const keepBackups = () => option('--keep-backups <n>', 'after a run that wrote, keep this many backups on each host, newest first', { type: 'integer', min: 1, max: 1000, unit: 'backups' }, { default: DEFAULT_KEEP_BACKUPS });
+const keepBackups = () => option('--keep-backups <n>', 'after a run that wrote, keep this many backups on each host, newest first', { type: 'integer', min: 1, max: 1000, unit: 'backups', belowMin: 'would delete the backup of the run that just happened, the only way back from it' }, { default: DEFAULT_KEEP_BACKUPS });
 
 /** Where and how to connect, and how to print. */
 function connectionOptions(command: Command): Command {

@@ -21,12 +21,17 @@ export interface IntegerRange {
   max: number;
   /** what the number counts, for the message: "seconds", "hosts" */
   unit?: string;
+  /** why a number below min is refused, when that needs saying */
+  belowMin?: string;
 }
 
 /** A whole decimal number within the range; "abc", "1.5", "", "1e3" and "-1" are refused. */
 export function parseInteger(text: string, source: string, range: IntegerRange): number {
   const trimmed = text.trim();
   const unit = range.unit ? ` ${range.unit}` : '';
+  if (range.belowMin && /^\d{1,15}$/.test(trimmed) && Number(trimmed) < range.min) {
+    throw new SettingsError(`${source} ${trimmed} ${range.belowMin}`, `give at least ${range.min}`);
+  }
   if (!/^\d{1,15}$/.test(trimmed) || Number(trimmed) < range.min || Number(trimmed) > range.max) {
     const example = Math.min(Math.max(range.min, 10), range.max);
     const hint = source.startsWith('--') ? `e.g. ${source} ${example}` : source.startsWith('JITSI_JWT_') ? `e.g. ${source}=${example}` : `give a whole number from ${range.min} to ${range.max}`;
