@@ -1,5 +1,5 @@
 // Why a connection could not be made or kept. Each message names the host and
-// says what to do; cli/exit-codes.ts maps the codes.
+// says what to do; src/errors.ts maps the codes to exit codes.
 import { JitsiJwtError } from '../errors.js';
 import { fingerprint, keyTypeOf, type KnownHostEntry } from './known-hosts.js';
 

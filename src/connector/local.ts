@@ -8,6 +8,7 @@ import { establishElevation, elevatedArgv, elevatedInput, type Elevation } from 
 import { ScriptExitedError, TunnelError } from './errors.js';
 import { formatHostPort } from './target.js';
 import type { Connector, ExecResult, HeldScript } from './types.js';
+import { firstLineOf, heldOutput } from './held-output.js';
 
 const LABEL = 'local';
 const RELEASE_GRACE_MS = 10_000;
@@ -34,22 +35,22 @@ class LocalConnector implements Connector {
     return execute(elevatedArgv(elevation), elevatedInput(elevation, script), options.timeoutMs);
   }
 
-  async hold(script: string): Promise<HeldScript> {
+  async hold(script: string, options: { until?: string } = {}): Promise<HeldScript> {
     const elevation = await this.elevate();
     const [command, ...args] = elevatedArgv(elevation);
     const child = execa(command, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
     const exited = child.then((result) => result);
-    const firstLine = await new Promise<string>((resolve, reject) => {
+    const output = await new Promise<string>((resolve, reject) => {
       let stdout = '';
       let stderr = '';
       let settled = false;
       child.stdout.on('data', (chunk: Buffer) => {
         if (settled) return;
         stdout += chunk.toString('utf8');
-        const newline = stdout.indexOf('\n');
-        if (newline >= 0) {
+        const held = heldOutput(stdout, options.until);
+        if (held !== undefined) {
           settled = true;
-          resolve(stdout.slice(0, newline));
+          resolve(held);
         }
       });
       child.stderr.on('data', (chunk: Buffer) => {
@@ -71,7 +72,7 @@ class LocalConnector implements Connector {
       await exited;
     };
     this.held.add(release);
-    return { firstLine, release };
+    return { firstLine: firstLineOf(output), output, release };
   }
 
   openTunnel(host: string, port: number): Promise<Duplex> {

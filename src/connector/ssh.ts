@@ -1,12 +1,15 @@
-// The SSH connector: one ssh2 connection per host for the whole run, every
-// script on its own exec channel, host keys checked against known_hosts the
-// way OpenSSH does, and root through sudo when the login user is not root.
+// The SSH connector: one connection per host for the whole run (node-ssh over
+// ssh2), every script on its own exec channel, host keys checked against
+// known_hosts the way OpenSSH does, and root through sudo when the login user
+// is not root.
 import { constants as osConstants, homedir, userInfo } from 'node:os';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { NodeSSH, SSHError, type Config, type SSHExecCommandOptions, type SSHExecCommandResponse } from 'node-ssh';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, AuthHandlerMiddleware, ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
+import type { AnyAuthMethod, AuthHandlerMiddleware, ClientChannel, ParsedKey } from 'ssh2';
 import { SettingsError } from '../errors.js';
 import { establishElevation, elevatedArgv, elevatedInput, type Elevation } from './elevation.js';
 import {
@@ -22,10 +25,11 @@ import { resolveHostConfig, type HostConfig } from './host-config.js';
 import { checkHostKey, fingerprint, hostKeyAlgorithms, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 import { formatHostPort, parseTarget, type SshTarget } from './target.js';
 import type { Connector, ExecResult, HeldScript } from './types.js';
+import { firstLineOf, heldOutput } from './held-output.js';
 
 export { parseTarget, type SshTarget };
 
-const { Client, utils } = ssh2;
+const { utils } = ssh2;
 type Client = InstanceType<typeof ssh2.Client>;
 
 export interface SshOptions {
@@ -56,7 +60,7 @@ export async function connectSsh(target: SshTarget, options: SshOptions): Promis
   const env = { home, localUser: userInfo().username };
   const config = resolveHostConfig(target, configText, env);
   const opened = await openClient(config, options, { configText, env, depth: 0 });
-  const connector = new SshConnector(opened.client, config, opened.jumps);
+  const connector = new SshConnector(opened.ssh, config, opened.jumps);
   try {
     await connector.elevate(options.sudoPassword);
   } catch (error) {
@@ -82,48 +86,39 @@ interface Resolution {
 }
 
 interface OpenedClient {
-  client: Client;
+  ssh: NodeSSH;
   /** Jump host connections this one runs through, nearest last. */
-  jumps: Client[];
+  jumps: NodeSSH[];
 }
 
 async function openClient(config: HostConfig, options: SshOptions, resolution: Resolution): Promise<OpenedClient> {
-  const where = `${config.user}@${formatHostPort(config.host, config.port)}`;
-  let jumps: Client[] = [];
+  let jumps: NodeSSH[] = [];
   let sock: Duplex | undefined;
   if (config.proxyJump) {
     if (resolution.depth >= MAX_JUMPS) throw new SettingsError(`ProxyJump for ${config.alias} goes through more than ${MAX_JUMPS} jump hosts`, 'check ~/.ssh/config for a ProxyJump loop');
     const jumpConfig = resolveHostConfig(config.proxyJump, resolution.configText, resolution.env);
     // The jump host gets its own config, keys and host key check; only the target's sudo matters.
     const jump = await openClient(jumpConfig, { ...options, sudoPassword: undefined }, { ...resolution, depth: resolution.depth + 1 });
-    jumps = [...jump.jumps, jump.client];
+    // A jump host's failure reaches us as the loss of the connection through it; unheard, its error event would throw.
+    jump.ssh.connection?.on('error', () => {});
+    jumps = [...jump.jumps, jump.ssh];
     try {
-      sock = await forwardOut(jump.client, config.host, config.port);
+      sock = await jump.ssh.forwardOut('127.0.0.1', 0, config.host, config.port);
     } catch (error) {
-      for (const j of jumps) j.end();
+      for (const j of jumps) j.dispose();
       const via = `${jumpConfig.user}@${formatHostPort(jumpConfig.host, jumpConfig.port)}`;
       throw new HostUnreachableError(formatHostPort(config.host, config.port), `the jump host ${via} could not connect to it (${(error as Error).message})`);
     }
   }
   try {
-    return { client: await handshake(config, options, where, sock), jumps };
+    return { ssh: await handshake(config, options, sock), jumps };
   } catch (error) {
-    for (const j of jumps) j.end();
+    for (const j of jumps) j.dispose();
     throw error;
   }
 }
 
-function forwardOut(client: Client, host: string, port: number): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => {
-    try {
-      client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => (error ? reject(error) : resolve(channel)));
-    } catch (error) {
-      reject(error as Error);
-    }
-  });
-}
-
-async function handshake(config: HostConfig, options: SshOptions, where: string, sock: Duplex | undefined): Promise<Client> {
+async function handshake(config: HostConfig, options: SshOptions, sock: Duplex | undefined): Promise<NodeSSH> {
   const knownHosts = await loadKnownHosts(config, options);
   const hostName = knownHostsName(config.hostKeyAlias ?? config.host, config.port);
   const knownTypes = knownKeyTypes(knownHosts.entries, hostName);
@@ -131,83 +126,77 @@ async function handshake(config: HostConfig, options: SshOptions, where: string,
   const timeoutMs = options.connectTimeoutMs ?? config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const address = formatHostPort(config.host, config.port);
 
-  const client = new Client();
-  return new Promise<Client>((resolve, reject) => {
-    let settled = false;
-    /** Set when we refuse the host key: it explains the handshake failure that follows. */
-    let refusal: Error | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const startTimer = () => {
-      timer = setTimeout(() => fail(new HostUnreachableError(address, `no SSH session within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-    };
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      client.destroy();
-      reject(refusal ?? error);
-    };
+  let settled = false;
+  /** Set when we refuse the host key: it explains the handshake failure that follows. */
+  let refusal: Error | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut!: (error: Error) => void;
+  const timeout = new Promise<never>((_resolve, reject) => (timedOut = reject));
+  const startTimer = () => {
+    timer = setTimeout(() => timedOut(new HostUnreachableError(address, `no SSH session within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+  };
 
-    const verifyHostKey = async (key: Buffer): Promise<boolean> => {
-      const check = checkHostKey(knownHosts.entries, hostName, key);
-      switch (check.status) {
-        case 'known':
-          return true;
-        case 'changed':
-          throw new HostKeyChangedError(hostName, check.expected, key);
-        case 'revoked':
-          throw new HostKeyChangedError(hostName, [check.entry], key, true);
-        case 'unknown': {
-          let accept = Boolean(options.acceptNewHostKey || config.acceptNewHostKey);
-          let declined = false;
-          if (!accept && options.confirmNewHostKey) {
-            // A person may take longer than the connect timeout to answer.
-            clearTimeout(timer);
-            accept = await options.confirmNewHostKey(fingerprint(key), hostName);
-            declined = !accept;
-            if (!settled) startTimer();
-          }
-          if (!accept) throw new HostKeyUnknownError(hostName, knownHosts.writeTo, key, declined);
-          await addKnownHost(knownHosts.writeTo, knownHostsLine(hostName, key));
-          return true;
+  const verifyHostKey = async (key: Buffer): Promise<boolean> => {
+    const check = checkHostKey(knownHosts.entries, hostName, key);
+    switch (check.status) {
+      case 'known':
+        return true;
+      case 'changed':
+        throw new HostKeyChangedError(hostName, check.expected, key);
+      case 'revoked':
+        throw new HostKeyChangedError(hostName, [check.entry], key, true);
+      case 'unknown': {
+        let accept = Boolean(options.acceptNewHostKey || config.acceptNewHostKey);
+        let declined = false;
+        if (!accept && options.confirmNewHostKey) {
+          // A person may take longer than the connect timeout to answer.
+          clearTimeout(timer);
+          accept = await options.confirmNewHostKey(fingerprint(key), hostName);
+          declined = !accept;
+          if (!settled) startTimer();
         }
+        if (!accept) throw new HostKeyUnknownError(hostName, knownHosts.writeTo, key, declined);
+        await addKnownHost(knownHosts.writeTo, knownHostsLine(hostName, key));
+        return true;
       }
-    };
-
-    client.on('ready', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(client);
-    });
-    client.on('error', (error: Error & { level?: string; code?: string }) => {
-      if (error.level === 'client-authentication') fail(new AuthenticationError(address, config.user, auth.tried, auth.notes));
-      else fail(new HostUnreachableError(address, describeNetworkError(error)));
-    });
-    client.on('close', () => fail(new HostUnreachableError(address, 'the server closed the connection during the SSH handshake')));
-
-    const connectConfig: ConnectConfig = {
-      username: config.user,
-      readyTimeout: 0, // our own timer, which pauses while a person confirms a host key
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
-      ...(sock ? { sock } : { host: config.host, port: config.port }),
-      ...(knownTypes.length > 0 ? { algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] } } : {}),
-      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
-        verifyHostKey(key).then(verify, (error: Error) => {
-          refusal = error;
-          verify(false);
-        });
-      },
-      authHandler: auth.next,
-    };
-    startTimer();
-    try {
-      client.connect(connectConfig);
-    } catch (error) {
-      fail(new HostUnreachableError(address, (error as Error).message));
     }
-  });
+  };
+
+  const connectConfig: Config = {
+    username: config.user,
+    readyTimeout: 0, // our own timer, which pauses while a person confirms a host key
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+    ...(sock ? { sock } : { host: config.host, port: config.port }),
+    ...(knownTypes.length > 0 ? { algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as NonNullable<Config['algorithms']>['serverHostKey'] } } : {}),
+    hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+      verifyHostKey(key).then(verify, (error: Error) => {
+        refusal = error;
+        verify(false);
+      });
+    },
+    authHandler: auth.next,
+  };
+  const ssh = new NodeSSH();
+  startTimer();
+  try {
+    await Promise.race([ssh.connect(connectConfig), timeout]);
+    return ssh;
+  } catch (error) {
+    ssh.connection?.destroy();
+    throw refusal ?? handshakeFailure(error as Error, address, config.user, auth);
+  } finally {
+    settled = true;
+    clearTimeout(timer);
+  }
+}
+
+function handshakeFailure(error: Error & { level?: string; code?: string }, address: string, user: string, auth: AuthPlan): Error {
+  if (error instanceof HostUnreachableError) return error; // the connect timer's
+  if (error.level === 'client-authentication') return new AuthenticationError(address, user, auth.tried, auth.notes);
+  // node-ssh's answer to the connection closing before it was ready
+  if (error instanceof SSHError) return new HostUnreachableError(address, 'the server closed the connection during the SSH handshake');
+  return new HostUnreachableError(address, describeNetworkError(error));
 }
 
 function describeNetworkError(error: Error & { level?: string; code?: string }): string {
@@ -228,7 +217,6 @@ function describeNetworkError(error: Error & { level?: string; code?: string }):
       return error.level === 'client-socket' ? error.message : `the SSH handshake failed: ${error.message}`;
   }
 }
-
 interface KnownHosts {
   entries: KnownHostEntry[];
   /** Where a newly accepted key is written. */
@@ -338,19 +326,17 @@ class SshConnector implements Connector {
   private elevation: Elevation = { kind: 'root' };
   private lost?: ConnectionLostError;
   private closing = false;
-  /** Settles whatever is in flight when the connection goes. */
-  private readonly onLost = new Set<(error: ConnectionLostError) => void>();
   private readonly closed: Promise<void>;
 
   constructor(
-    private readonly client: Client,
+    private readonly ssh: NodeSSH,
     private readonly config: HostConfig,
-    private readonly jumps: Client[],
+    private readonly jumps: NodeSSH[],
   ) {
     this.label = `${config.user}@${formatHostPort(config.host, config.port)}`;
+    // node-ssh holds the connection from the handshake until it ends.
+    const client = ssh.connection as Client;
     let lastError = '';
-    client.removeAllListeners('error');
-    client.removeAllListeners('close');
     client.on('error', (error: Error) => {
       lastError = error.message;
     });
@@ -364,10 +350,7 @@ class SshConnector implements Connector {
   }
 
   private markLost(reason: string): void {
-    if (this.lost) return;
-    this.lost = new ConnectionLostError(this.label, this.closing ? 'it was closed' : reason);
-    for (const settle of [...this.onLost]) settle(this.lost);
-    this.onLost.clear();
+    this.lost ??= new ConnectionLostError(this.label, this.closing ? 'it was closed' : reason);
   }
 
   async elevate(password: string | undefined): Promise<void> {
@@ -382,152 +365,126 @@ class SshConnector implements Connector {
     return this.collect(elevatedArgv(this.elevation), elevatedInput(this.elevation, script), options.timeoutMs);
   }
 
-  private async openExec(argv: string[]): Promise<ClientChannel> {
+  /**
+   * Runs argv on a channel of its own until the channel closes. `code` is
+   * undefined when it closed without an exit status; a channel that went with
+   * the connection rejects with ConnectionLostError (ssh2 closes every channel
+   * of a connection that ends, so nothing in flight is left hanging).
+   */
+  private async execute(argv: string[], options: SSHExecCommandOptions): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
     if (this.lost) throw this.lost;
-    return new Promise((resolve, reject) => {
-      const lost = (error: ConnectionLostError) => reject(error);
-      this.onLost.add(lost);
-      try {
-        this.client.exec(argv.map(shellWord).join(' '), (error, channel) => {
-          this.onLost.delete(lost);
-          if (error) reject(this.lost ?? new ConnectionLostError(this.label, `the server would not open a session: ${error.message}`));
-          else resolve(channel);
-        });
-      } catch (error) {
-        this.onLost.delete(lost);
-        reject(this.lost ?? new ConnectionLostError(this.label, (error as Error).message));
-      }
-    });
+    let response: SSHExecCommandResponse;
+    try {
+      // noTrim: the output is the script's, byte for byte.
+      response = await this.ssh.execCommand(argv.map(shellWord).join(' '), { ...options, noTrim: true });
+    } catch (error) {
+      await nextTurn(); // the connection's own error or close comes first and says more
+      throw this.lost ?? new ConnectionLostError(this.label, `the server would not open a session: ${(error as Error).message}`);
+    }
+    // A channel torn down with the connection closes before we hear of the loss.
+    await nextTurn();
+    const code = response.code ?? (response.signal !== null ? signalExitCode(response.signal) : undefined);
+    if (code === undefined && this.lost) throw this.lost;
+    return { code, stdout: response.stdout, stderr: response.stderr };
   }
 
   private async collect(argv: string[], input: string, timeoutMs?: number): Promise<ExecResult> {
-    const channel = await this.openExec(argv);
-    return new Promise((resolve, reject) => {
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      let code: number | undefined;
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const result = (): ExecResult => ({ stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), code: code ?? 255 });
-      const finish = (settle: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.onLost.delete(lost);
-        settle();
-      };
-      const lost = (error: ConnectionLostError) => finish(() => (code === undefined ? reject(error) : resolve(result())));
-      this.onLost.add(lost);
-
-      channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-      channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      channel.on('exit', (exitCode: number | null, signal?: string) => {
-        code = exitCode ?? signalExitCode(signal);
-      });
-      channel.on('close', () => {
-        // A channel torn down with the connection closes before we hear of the loss.
-        setImmediate(() => {
-          if (code === undefined && this.lost) return lost(this.lost);
-          if (code === undefined) stderr.push(Buffer.from('\n[the channel closed without an exit status]\n'));
-          finish(() => resolve(result()));
-        });
-      });
-      if (timeoutMs !== undefined) {
+    // Our own buffers rather than node-ssh's strings: it decodes chunk by chunk, which mangles a UTF-8 character split between two chunks.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const result = (code: number): ExecResult => ({ stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), code });
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut!: (result: ExecResult) => void;
+    const overTime = new Promise<ExecResult>((resolve) => (timedOut = resolve));
+    const finished = this.execute(argv, {
+      stdin: input,
+      onStdout: (chunk) => stdout.push(chunk),
+      onStderr: (chunk) => stderr.push(chunk),
+      onChannel: (channel) => {
+        if (timeoutMs === undefined) return;
         timer = setTimeout(() => {
           stderr.push(Buffer.from(`\n[timed out after ${Math.round(timeoutMs / 1000)} s]\n`));
-          code = 124;
           try {
             channel.signal('TERM');
             channel.close();
           } catch {
             /* already gone */
           }
-          finish(() => resolve(result()));
+          timedOut(result(124));
         }, timeoutMs);
-      }
-      channel.end(input);
+      },
+    }).then(({ code }) => {
+      if (code === undefined) stderr.push(Buffer.from('\n[the channel closed without an exit status]\n'));
+      return result(code ?? 255);
     });
+    try {
+      return await Promise.race([finished, overTime]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  async hold(script: string): Promise<HeldScript> {
-    const channel = await this.openExec(elevatedArgv(this.elevation));
-    const exited = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  async hold(script: string, options: { until?: string } = {}): Promise<HeldScript> {
+    // The script runs as long as its stdin stays open: until release().
+    const stdin = new PassThrough();
+    stdin.write(elevatedInput(this.elevation, script));
+    let channel: ClientChannel | undefined;
+    let printed = '';
+    let sawLine!: (output: string) => void;
+    const line = new Promise<string>((resolve) => (sawLine = resolve));
+    const execution = this.execute(elevatedArgv(this.elevation), {
+      stdin,
+      onChannel: (opened) => (channel = opened),
+      onStdout: (chunk) => {
+        printed += chunk.toString('utf8');
+        const held = heldOutput(printed, options.until);
+        if (held !== undefined) sawLine(held);
+      },
+    });
+    const output = await Promise.race([
+      line,
+      execution.then(({ code, stdout, stderr }) => {
+        if (stdout !== '') return stdout;
+        throw new ScriptExitedError(this.label, code ?? 255, stderr);
+      }),
+    ]);
+    const exited = execution.then(
+      () => undefined,
+      () => undefined,
+    );
     const release = async () => {
       if (this.lost) return;
-      channel.end();
+      stdin.end();
       const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), RELEASE_GRACE_MS).unref());
-      if ((await Promise.race([exited, this.closed, grace])) === 'late') channel.close();
+      if ((await Promise.race([exited, this.closed, grace])) === 'late') channel?.close();
     };
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      let stdout = '';
-      let stderr = '';
-      let code: number | undefined;
-      let settled = false;
-      const finish = (settle: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.onLost.delete(lost);
-        settle();
-      };
-      const lost = (error: ConnectionLostError) => finish(() => reject(error));
-      this.onLost.add(lost);
-      channel.on('data', (chunk: Buffer) => {
-        if (settled) return; // keep draining so the script never blocks on a full pipe
-        stdout += chunk.toString('utf8');
-        const newline = stdout.indexOf('\n');
-        if (newline >= 0) finish(() => resolve(stdout.slice(0, newline).replace(/\r$/, '')));
-      });
-      channel.stderr.on('data', (chunk: Buffer) => {
-        if (!settled) stderr += chunk.toString('utf8');
-      });
-      channel.on('exit', (exitCode: number | null, signal?: string) => {
-        code = exitCode ?? signalExitCode(signal);
-      });
-      channel.on('close', () => {
-        setImmediate(() => {
-          if (code === undefined && this.lost) return lost(this.lost);
-          if (stdout !== '') finish(() => resolve(stdout));
-          else finish(() => reject(new ScriptExitedError(this.label, code ?? 255, stderr)));
-        });
-      });
-      channel.write(elevatedInput(this.elevation, script));
-    });
-    return { firstLine, release };
+    return { firstLine: firstLineOf(output), output, release };
   }
 
   async openTunnel(host: string, port: number): Promise<Duplex> {
     if (this.lost) throw this.lost;
-    const destination = formatHostPort(host, port);
-    return new Promise((resolve, reject) => {
-      const lost = (error: ConnectionLostError) => reject(error);
-      this.onLost.add(lost);
-      try {
-        this.client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
-          this.onLost.delete(lost);
-          if (error) reject(this.lost ?? new TunnelError(this.label, destination, error.message.replace(/^\(SSH\) /, '')));
-          else resolve(channel);
-        });
-      } catch (error) {
-        this.onLost.delete(lost);
-        reject(this.lost ?? new TunnelError(this.label, destination, (error as Error).message));
-      }
-    });
+    try {
+      return await this.ssh.forwardOut('127.0.0.1', 0, host, port);
+    } catch (error) {
+      throw this.lost ?? new TunnelError(this.label, formatHostPort(host, port), (error as Error).message.replace(/^\(SSH\) /, ''));
+    }
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    if (!this.lost) {
-      this.client.end();
+    const client = this.ssh.connection;
+    if (client) {
+      this.ssh.dispose();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
       await Promise.race([this.closed, grace]);
-      this.client.destroy();
+      client.destroy();
     }
-    for (const jump of [...this.jumps].reverse()) jump.end();
+    for (const jump of [...this.jumps].reverse()) jump.dispose();
   }
 }
 
-function signalExitCode(signal: string | undefined): number {
-  const number = signal ? (osConstants.signals as Record<string, number>)[`SIG${signal}`] : undefined;
+function signalExitCode(signal: string): number {
+  const number = (osConstants.signals as Record<string, number>)[`SIG${signal}`];
   return number ? 128 + number : 255;
 }
 
@@ -535,3 +492,4 @@ function signalExitCode(signal: string | undefined): number {
 function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=,@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+

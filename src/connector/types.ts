@@ -11,6 +11,8 @@ export interface ExecResult {
 export interface HeldScript {
   /** The first line the script printed, without its newline. */
   firstLine: string;
+  /** What it printed before holding: up to the `until` line (without it), or all of it if it exited first. */
+  output: string;
   /** Closes the script's stdin and waits for it to exit. */
   release(): Promise<void>;
 }
@@ -24,8 +26,12 @@ export interface Connector {
    * `timeoutMs` is signalled and its result has code 124, like timeout(1).
    */
   run(script: string, options?: { timeoutMs?: number }): Promise<ExecResult>;
-  /** Starts a script that keeps running until release() (e.g. holding a flock); resolves once its first stdout line arrives, with that line. */
-  hold(script: string): Promise<HeldScript>;
+  /**
+   * Starts a script that keeps running until release() (e.g. holding a
+   * flock); resolves once its first stdout line arrives, or with `until`, once
+   * a line equal to it arrives (or the script exits).
+   */
+  hold(script: string, options?: { until?: string }): Promise<HeldScript>;
   /** A TCP stream to host:port as seen from the server (ssh direct-tcpip), for tunnelling HTTP. */
   openTunnel(host: string, port: number): Promise<Duplex>;
   close(): Promise<void>;
