@@ -83,8 +83,13 @@ export class TestBed {
   hostDir(host: string): string {
     return path.join(this.dir, 'hosts', host);
   }
+  /** The host's root as it runs: an overlay of its provisioned base and the writes since its last reset. */
   hostRoot(host: string): string {
     return path.join(this.hostDir(host), 'root');
+  }
+  /** The provisioned root file system, never written once provisioned: reset() drops the overlay's writes instead of provisioning again. */
+  private baseDir(host: string): string {
+    return path.join(this.hostDir(host), 'base');
   }
 
   async hosts(): Promise<HostRecord[]> {
@@ -162,11 +167,13 @@ export class TestBed {
       await this.saveHosts(hosts);
       return fresh;
     });
-    for (const host of created) {
-      const started = Date.now();
-      await this.createHostFiles(host, images.get(host.suite)!);
-      timings.push({ what: `${host.name} created`, seconds: (Date.now() - started) / 1000 });
-    }
+    await Promise.all(
+      created.map(async (host) => {
+        const started = Date.now();
+        await this.createHostFiles(host, images.get(host.suite)!);
+        timings.push({ what: `${host.name} created`, seconds: (Date.now() - started) / 1000 });
+      }),
+    );
     await Promise.all(
       (await this.hosts()).map(async (host) => {
         if (await this.isRunning(host)) return;
@@ -184,19 +191,23 @@ export class TestBed {
     const hosts = await this.hosts();
     await Promise.all(hosts.map((host) => this.stop(host)));
     for (const host of hosts) log(`${host.name} stopped`);
-    await fs.rm(this.dir, { recursive: true, force: true });
+    await execa('rm', ['-rf', '--one-file-system', this.dir]);
     await releaseAddresses(this.dir);
   }
 
-  /** Puts hosts back to their freshly provisioned state (same address, keys and secrets) and boots them. */
+  /**
+   * Puts hosts back to their freshly provisioned state (same address, keys and
+   * secrets) and boots them: the writes since the last reset are dropped from
+   * the overlay, and the base is provisioned again only when the image changed.
+   */
   async reset(names: string[] = [], log: (line: string) => void = () => {}): Promise<void> {
     const hosts = (await this.hosts()).filter((h) => names.length === 0 || names.includes(h.name));
     await Promise.all(
       hosts.map(async (host) => {
         await this.stop(host);
         const image = await ensureImage(host.suite, log);
-        await this.createHostFiles(host, image.tarball);
-        await this.boot(await this.host(host.name));
+        if ((await fs.readFile(`${this.baseDir(host.name)}.image`, 'utf8').catch(() => '')) !== image.tarball) await this.createHostFiles(host, image.tarball);
+        await this.boot(await this.host(host.name), { fresh: true });
         log(`${host.name} reset`);
       }),
     );
@@ -225,7 +236,29 @@ export class TestBed {
       }
     }
     while ((await processesIn(root)).length > 0) await sleep(50);
+    await this.unmountRoot(host.name);
     if (host.unsharePid) await this.updateHost(host.name, { unsharePid: undefined, bootId: undefined }).catch(() => {});
+  }
+
+  private mounted(host: string): boolean {
+    const root = this.hostRoot(host);
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((line) => line.split(' ')[4] === root);
+  }
+
+  /** Mounts the host's root: the base under an overlay; `fresh` drops what earlier boots wrote. */
+  private async mountRoot(host: string, fresh: boolean): Promise<void> {
+    if (this.mounted(host)) return;
+    const dir = this.hostDir(host);
+    const [upper, work, root] = ['upper', 'work', 'root'].map((d) => path.join(dir, d));
+    if (fresh) await execa('rm', ['-rf', '--one-file-system', upper, work]);
+    for (const d of [upper, work, root]) await fs.mkdir(d, { recursive: true });
+    await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.baseDir(host)},upperdir=${upper},workdir=${work}`, root]);
+  }
+
+  private async unmountRoot(host: string): Promise<void> {
+    if (this.mounted(host)) await execa('umount', [this.hostRoot(host)]);
   }
 
   async isRunning(host: HostRecord): Promise<boolean> {
@@ -251,24 +284,30 @@ export class TestBed {
     }
   }
 
+  /** Builds the host's base: the image, provisioned. The host must be stopped. */
   private async createHostFiles(host: HostRecord, tarball: string): Promise<void> {
     const dir = this.hostDir(host.name);
-    const root = this.hostRoot(host.name);
-    await fs.rm(root, { recursive: true, force: true });
-    await fs.mkdir(root, { recursive: true });
-    await execa('tar', ['--zstd', '-xpf', tarball, '--numeric-owner', '-C', root]);
+    const base = this.baseDir(host.name);
+    await this.unmountRoot(host.name);
+    // rm(1) removes a root file system in a fraction of the time fs.rm takes.
+    await execa('rm', ['-rf', '--one-file-system', base, `${base}.image`]);
+    await fs.mkdir(base, { recursive: true });
+    await execa('tar', ['--zstd', '-xpf', tarball, '--numeric-owner', '-C', base]);
     const hostKey = path.join(dir, 'ssh_host_ed25519_key');
     if (!existsSync(hostKey)) {
       await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${host.name}`, '-f', hostKey]);
     }
-    await provisionHost(root, host, {
+    await provisionHost(base, host, {
       hostKey,
       userPublicKey: await fs.readFile(`${this.keyFile}.pub`, 'utf8'),
       sudoPassword: (await fs.readFile(this.sudoPasswordFile, 'utf8')).trim(),
     });
+    await fs.writeFile(`${base}.image`, tarball);
+    await this.mountRoot(host.name, true);
   }
 
-  private async boot(host: HostRecord): Promise<void> {
+  private async boot(host: HostRecord, options: { fresh?: boolean } = {}): Promise<void> {
+    await this.mountRoot(host.name, options.fresh ?? false);
     const root = this.hostRoot(host.name);
     const bootId = randomBytes(8).toString('hex');
     await fs.rm(path.join(root, 'var/lib/jitsi-testbed/ready'), { force: true });
