@@ -7,9 +7,9 @@ import { TOKEN_LUA_MODULES } from '../facts/probe.js';
 import type { ServiceName } from '../facts/services.js';
 import { PackageInstallError, RollbackFailedError, RolledBackError } from '../errors.js';
 import type { SmokeReport } from '../smoke/smoke.js';
-import { isEmpty, type Plan } from '../plan/plan.js';
-import { backupStamp } from './backups.js';
-import { BACKUP_ROOT, installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
+import { isEmpty, type Plan } from '../plan/changes.js';
+import { BACKUP_ROOT, backupStamp } from '../facts/backups.js';
+import { installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
 
 export type ApplyEvent =
   | { step: 'install'; packages: string[] }

@@ -3,23 +3,27 @@
 // inside them. Results come back as `@@result key value` lines.
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
 import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
+import { BACKUP_ROOT } from '../facts/backups.js';
 
 /** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
 export const LOCK_DIR = '/run/jitsi-jwt';
 export const LOCK_FILE = `${LOCK_DIR}/lock`;
 /** Who holds the lock now: "PID SINCE USER", written by each new holder. */
 export const LOCK_HOLDER = `${LOCK_DIR}/holder`;
-export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
 
 const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** The line a lock script prints once it holds the lock and `whileHeld` has run. */
+export const HELD_MARK = '@@jitsi-jwt:held@@';
 
 /**
  * Holds the host-wide lock for as long as the channel stays open. Its first
  * line says how it went: "locked"; "busy PID SINCE USER" (another run holds
  * it: its pid, since when, for whom); or "error WHY" (the lock could not be
- * taken at all).
+ * taken at all). Once locked, it runs `whileHeld` (the probe: the host is read
+ * under the lock, in the same round trip), prints HELD_MARK, and holds.
  */
-export function lockScript(): string {
+export function lockScript(whileHeld = ''): string {
   // One compound command: sh reads all of it before running any, so the cat that holds the lock cannot swallow the lines after it.
   return `export LC_ALL=C
 {
@@ -30,12 +34,22 @@ if [ "$(stat -c %u "$dir")" != 0 ] || [ $((0$(stat -c %a "$dir") & 022)) != 0 ];
 	echo "error $dir may be written by others than root (owner $(stat -c %U "$dir"), mode $(stat -c %a "$dir")): remove it, and the next run makes it again"
 	exit 0
 fi
-flock -n -E 75 ${LOCK_FILE} sh -c 'printf "%s %s %s\n" "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > "$1"; echo locked; exec cat >/dev/null' sh ${LOCK_HOLDER} 2>"$dir/error"
+if ! touch ${LOCK_FILE} 2>"$dir/error"; then echo "error cannot open ${LOCK_FILE}: $(tr '\n' ' ' < "$dir/error")"; exit 0; fi
+# The lock belongs to fd 9 of this shell, and of the cat it becomes: held until the channel closes.
+exec 9>>${LOCK_FILE}
+flock -n -E 75 9 2>"$dir/error"
 case $? in
 0) ;;
-75) echo "busy $(cat ${LOCK_HOLDER} 2>/dev/null)" ;;
-*) echo "error flock: $(tr '\n' ' ' < "$dir/error")" ;;
+75) echo "busy $(cat ${LOCK_HOLDER} 2>/dev/null)"; exit 0 ;;
+*) echo "error flock: $(tr '\n' ' ' < "$dir/error")"; exit 0 ;;
 esac
+printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${LOCK_HOLDER}
+echo locked
+{
+${whileHeld || ':'}
+} </dev/null
+echo '${HELD_MARK}'
+exec cat >/dev/null
 }`;
 }
 

@@ -1,21 +1,14 @@
 // jitsi-jwt: switch a self-hosted Jitsi Meet server to JWT token authentication
-// over SSH, and prove it. Commands, flags and exit codes live here; the work is
-// in facts/ (read), plan/ (decide) and apply/ (do).
+// over SSH, and prove it. The commands and their flags are declared here; each
+// command's module (and what it needs: ssh2, the planner, the smoke client) is
+// loaded only when that command runs, so --help and a typo answer at once.
+// The work itself is in run/ (the engine), under it facts/ plan/ apply/ smoke/.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { SettingsError } from '../errors.js';
-import { errorInfo } from '../fleet/engine.js';
+import { EXIT, SettingsError, errorInfo, errorText, exitCodeFor } from '../errors.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS, DEFAULT_KEEP_BACKUPS } from '../settings/defaults.js';
 import { BOOLEAN_WORDS } from '../settings/values.js';
 import { jsonRequested, option, readOptionValues } from './options.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
-import { changeCommand, DEFAULT_CONCURRENCY, planCommand } from './apply-command.js';
-import { DEFAULT_KEEP_BACKUPS } from '../apply/backups.js';
-import { printDocument, runDocument } from './run-document.js';
-import { writeError } from './render.js';
-import { addTokenCommand } from './token-command.js';
-import { addSmokeCommand } from './smoke-command.js';
-import { addSetupCommand } from './setup-command.js';
-import { addRestoreCommand } from './restore-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -26,7 +19,9 @@ const COMMANDS = ['plan', 'apply', 'rotate-secret', 'token', 'smoke', 'setup', '
 const BOOLEAN = { type: 'boolean' } as const;
 const TEXT = { type: 'string' } as const;
 const LIST = { type: 'list' } as const;
-const dpkgLockTimeout = () => option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish', { type: 'integer', min: 0, max: 86_400, unit: 'seconds' }, { default: 120 });
+const dpkgLockTimeout = () => option('--dpkg-lock-timeout <seconds>', 'how long to wait for another apt/dpkg run to finish', { type: 'integer', min: 0, max: 86_400, unit: 'seconds' }, { default: DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS });
+/** Past this even --force refuses: such a token is a standing password. */
+const MAX_TTL = 366 * 86_400;
 // At least 1: the newest backup is the way back from the run that just happened.
 const keepBackups = () => option('--keep-backups <n>', 'after a run that wrote, keep this many backups on each host, newest first', { type: 'integer', min: 1, max: 1000, unit: 'backups', belowMin: 'would delete the backup of the run that just happened, the only way back from it' }, { default: DEFAULT_KEEP_BACKUPS });
 
@@ -101,9 +96,9 @@ export function buildProgram(context: RunContext = { command: '', json: false })
 
   commonOptions(fleetOptions(program.command('plan')))
     .description('show what apply would change (unified diffs, packages, restarts); changes nothing')
-    .addOption(option('--detailed-exitcode', 'exit 0 when converged, 2 when changes are pending, 1 on error', BOOLEAN))
+    .addOption(option('--detailed-exitcode', 'exit 2 instead of 0 when changes are pending (errors keep their own exit codes)', BOOLEAN))
     .action(async (targets, flags) => {
-      process.exitCode = await planCommand(targets, flags);
+      process.exitCode = await (await import('./plan-command.js')).planCommand(targets, flags);
     });
 
   deliveryOptions(commonOptions(fleetOptions(program.command('apply'))))
@@ -115,7 +110,7 @@ export function buildProgram(context: RunContext = { command: '', json: false })
     .addOption(dpkgLockTimeout())
     .addOption(keepBackups())
     .action(async (targets, flags) => {
-      process.exitCode = await changeCommand('apply', targets, flags);
+      process.exitCode = await (await import('./apply-command.js')).changeCommand('apply', targets, flags);
     });
 
   deliveryOptions(credentialOptions(connectionOptions(fleetOptions(program.command('rotate-secret')))))
@@ -125,13 +120,59 @@ export function buildProgram(context: RunContext = { command: '', json: false })
     .addOption(dpkgLockTimeout())
     .addOption(keepBackups())
     .action(async (targets, flags) => {
-      process.exitCode = await changeCommand('rotate-secret', targets, flags);
+      process.exitCode = await (await import('./apply-command.js')).changeCommand('rotate-secret', targets, flags);
     });
 
-  addTokenCommand(program, (command) => credentialOptions(connectionOptions(command.argument(...ONE_TARGET))));
-  addSmokeCommand(program, (command) => commonOptions(fleetOptions(command)));
-  addSetupCommand(program, (command) => commonOptions(command.argument(...ONE_TARGET)));
-  addRestoreCommand(program, (command) => connectionOptions(command.argument(...ONE_TARGET)));
+  credentialOptions(connectionOptions(program.command('token').argument(...ONE_TARGET)))
+    .description('mint a token for a room (secret from --app-secret-file, JITSI_JWT_APP_SECRET, or the host)')
+    .addOption(option('--room <name>', 'the room the token opens (compared lower-cased, as Jitsi does)', TEXT, { env: false }))
+    .addOption(option('--any-room', 'a token valid in every room (room "*")', BOOLEAN, { env: false }))
+    .addOption(option('--sub <sub>', 'sub claim (default: the domain)', TEXT, { env: false }))
+    .addOption(option('--aud <aud>', 'aud claim', TEXT, { default: 'jitsi', env: false }))
+    .addOption(option('--iss <iss>', 'iss claim (default: the app_id)', TEXT, { env: false }))
+    .addOption(option('--ttl <duration>', 'lifetime, e.g. 600, 10m (over 15 minutes needs --force)', { type: 'duration', min: 1, max: MAX_TTL }, { default: '10m', env: false }))
+    .addOption(option('--nbf-skew <duration>', 'back-date nbf by this much to absorb clock skew', { type: 'duration', min: 0, max: 86_400 }, { default: '30s', env: false }))
+    .addOption(option('--force', 'allow a lifetime over 15 minutes', BOOLEAN, { env: false }))
+    .addOption(option('--name <name>', 'context.user.name', TEXT, { env: false }))
+    .addOption(option('--email <email>', 'context.user.email', TEXT, { env: false }))
+    .addOption(option('--avatar <url>', 'context.user.avatar', TEXT, { env: false }))
+    .addOption(option('--user-id <id>', 'context.user.id', TEXT, { env: false }))
+    .addOption(option('--moderator', 'context.user.moderator = true', BOOLEAN, { env: false }))
+    .addOption(option('--affiliation <affiliation>', 'context.user.affiliation', TEXT, { env: false, choices: ['owner', 'member'] }))
+    .addOption(option('--url', 'print the meeting URL with ?jwt=', BOOLEAN, { env: false }))
+    .addOption(option('--embed', 'print an HTML page that opens the room with the IFrame API', BOOLEAN, { env: false }))
+    .action(async (target, flags) => {
+      process.exitCode = await (await import('./token-command.js')).tokenCommand(target, flags);
+    });
+
+  commonOptions(fleetOptions(program.command('smoke')))
+    .description('prove token authentication with fresh tokens: valid admitted; no token, wrong secret, expired, wrong room refused')
+    .addOption(option('--url <url>', 'test the public endpoint instead, e.g. https://meet.example.com/http-bind (needs --domain)', TEXT, { env: false }))
+    .addOption(option('--ca <file>', 'CA certificate(s) to trust for --url', TEXT))
+    .addOption(option('--insecure', 'do not verify the TLS certificate of --url', BOOLEAN, { env: false }))
+    .action(async (targets, flags) => {
+      process.exitCode = await (await import('./smoke-command.js')).smokeCommand(targets, flags);
+    });
+
+  commonOptions(program.command('setup').argument(...ONE_TARGET))
+    .description('interactive installer: asks what it cannot read from the host, shows the plan, applies and proves it')
+    .addOption(option('-y, --yes', 'without a terminal: apply without asking (setup then works like apply)', BOOLEAN, { env: false }))
+    .addOption(option('--no-rollback', 'keep the new state even when the smoke test fails', BOOLEAN))
+    .addOption(dpkgLockTimeout())
+    .addOption(keepBackups())
+    .action(async (target, flags) => {
+      process.exitCode = await (await import('./setup-command.js')).setupCommand(target, flags);
+    });
+
+  connectionOptions(program.command('restore').argument(...ONE_TARGET))
+    .description("list a host's backups (newest first), or put one back: shows the diff, asks, backs up the current state, restores, restarts and proves it; rolls back on failure")
+    .addOption(option('--backup <id>', 'the backup to put back: an ID from the listing, or "latest"', TEXT, { env: false }))
+    .addOption(option('--domain <domain>', 'the Jitsi domain to prove afterwards (default: detected on the host)', TEXT))
+    .addOption(option('-y, --yes', 'restore without asking', BOOLEAN, { env: false }))
+    .addOption(option('--no-smoke', 'skip the smoke test after restoring a token configuration', BOOLEAN))
+    .action(async (target, flags) => {
+      process.exitCode = await (await import('./restore-command.js')).restoreCommand(target, flags);
+    });
   return program;
 }
 
@@ -152,10 +193,11 @@ export async function main(argv: string[]): Promise<number> {
     const info = errorInfo(error);
     const code = exitCodeFor(error);
     if (context.json) {
+      const { printDocument, runDocument } = await import('./run-document.js');
       const command = context.command || (argv.slice(2).find((arg) => COMMANDS.includes(arg)) ?? '');
       printDocument(runDocument(command, [], { exitCode: code, seconds: 0, showSecret: false, error: info }));
     } else {
-      writeError(info);
+      process.stderr.write(errorText(info));
     }
     return code;
   }

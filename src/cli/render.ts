@@ -1,11 +1,12 @@
 // Human-readable output: the plan as a diff with a one-line summary per change,
 // and the report after apply. Secrets are masked unless asked for.
 import type { ApplyReport } from '../apply/apply.js';
-import type { Plan } from '../plan/plan.js';
-import { isEmpty } from '../plan/plan.js';
+import type { Plan } from '../plan/changes.js';
+import { isEmpty } from '../plan/changes.js';
+import { errorText } from '../errors.js';
 import { shownDiff } from './secret-mask.js';
 import type { SmokeReport } from '../smoke/smoke.js';
-import { isOkStatus, type HostResult, type HostStatus } from '../fleet/engine.js';
+import { isOkStatus, type HostResult, type HostStatus } from '../run/results.js';
 
 export interface Style {
   color: boolean;
@@ -25,7 +26,7 @@ export const dim = (s: Style, t: string) => paint(s, '2', t);
 
 /** An error as the text output shows it: what failed, then what to do. */
 export function writeError(error: { message: string; hint?: string }): void {
-  process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+  process.stderr.write(errorText(error));
 }
 
 export function renderDiff(diff: string, style: Style): string {

@@ -4,30 +4,20 @@
 // configuration check before and after, restarts confirmed, a smoke test with
 // the restored credentials, and a rollback to the state before the restore
 // when any of it fails.
-import { performance } from 'node:perf_hooks';
-import type { Command } from 'commander';
-import { option } from './options.js';
-import { applyPlan, type ApplyEvent } from '../apply/apply.js';
-import { backupsScript, normaliseBackupChoice, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../apply/backups.js';
-import { BACKUP_ROOT, lockScript, parseLockAnswer } from '../apply/scripts.js';
-import { ScriptExitedError } from '../connector/errors.js';
-import type { HeldScript } from '../connector/types.js';
-import { LockError, LockHeldError, RolledBackError, SettingsError } from '../errors.js';
-import { parseFacts, probeScript, TOKEN_LUA_MODULES, type HostFacts } from '../facts/probe.js';
-import { countRoundTrips, errorInfo, fail, finishTimings, newMember, seconds, type CountedConnector, type Member } from '../fleet/engine.js';
-import { isEmpty, type Plan } from '../plan/plan.js';
-import { planRestore, type RestorePlanning } from '../plan/restore.js';
-import { expectationsFor, runSmoke, tunnelTarget } from '../smoke/smoke.js';
-import { EXIT } from './exit-codes.js';
-import { confirm } from './prompt.js';
-import { Progress } from './progress.js';
+import type { ApplyEvent } from '../apply/apply.js';
+import { BACKUP_ROOT, normaliseBackupChoice, type BackupSummary } from '../facts/backups.js';
+import { SettingsError } from '../errors.js';
+import { isEmpty, type Plan } from '../plan/changes.js';
+import type { RestorePlanning } from '../plan/restore.js';
+import { runRestore, type RestoreProposal } from '../run/restore-run.js';
+import { hostsRequest, type CommonFlags } from './flags.js';
+import { canAsk, confirm } from './prompt.js';
+import { interruptibly, progressFor } from './progress.js';
 import { bold, dim, green, renderDiff, renderSmoke, styleFor, writeError, yellow, type Style } from './render.js';
 import { shownDiff } from './secret-mask.js';
 import { printDocument, runDocument, type RunDocument } from './run-document.js';
-import { interruptibly } from './apply-command.js';
-import { connect, type CommonFlags } from './session.js';
 
-interface RestoreFlags extends CommonFlags {
+export interface RestoreFlags extends CommonFlags {
   backup?: string;
   yes?: boolean;
   smoke?: boolean;
@@ -119,195 +109,55 @@ function describeEvent(event: ApplyEvent): string | undefined {
   }
 }
 
-/** The host's lock and, in one script, what restore reads (the probe only when it plans). The caller must release(). */
-async function lockAndReadBackups(connector: CountedConnector, choice: string | undefined): Promise<{ reading: BackupsReading; facts?: HostFacts; release(): Promise<void> }> {
-  let held: HeldScript | undefined;
-  try {
-    held = await connector.hold(lockScript());
-    const answer = parseLockAnswer(held.firstLine);
-    if (answer.state === 'busy') throw new LockHeldError(connector.label, answer);
-    if (answer.state === 'error') throw new LockError(connector.label, answer.reason);
-    const result = await connector.run(choice === undefined ? backupsScript(undefined) : `${probeScript()}\n${backupsScript(choice)}`);
-    const reading = parseBackupsOutput(result.stdout);
-    if (!reading) throw new ScriptExitedError(connector.label, result.code, result.stderr);
-    const facts = choice === undefined ? undefined : parseFacts(result.stdout.slice(0, result.stdout.indexOf('\n@@backups\n') + 1));
-    const lock = held;
-    return { reading, facts, release: () => lock.release().catch(() => {}) };
-  } catch (error) {
-    await held?.release().catch(() => {});
-    throw error;
-  }
-}
-
-async function restoreCommand(target: string | undefined, flags: RestoreFlags): Promise<number> {
-  const started = performance.now();
+export async function restoreCommand(target: string | undefined, flags: RestoreFlags): Promise<number> {
   if (flags.backup !== undefined && flags.backup.trim() === '') throw new SettingsError('--backup is empty', 'give a backup ID from the listing (jitsi-jwt restore TARGET), or --backup latest');
   if (flags.backup === undefined && flags.yes) {
     throw new SettingsError('--yes restores without asking, but no backup was named', 'add --backup ID (or --backup latest); without both, restore only lists the backups');
   }
-  const choice = flags.backup === undefined ? undefined : normaliseBackupChoice(flags.backup);
   const json = Boolean(flags.json);
   const style = styleFor(process.stdout);
-  const member: Member<never> = newMember({ name: flags.local ? 'local' : (target ?? ''), target: target ?? '' });
-  const result = member.result;
-  let backups: BackupSummary[] = [];
-  let appId: string | undefined;
-  let changes: string[] | undefined;
-
-  const finish = (exitCode: number): number => {
-    finishTimings(member);
-    if (json) {
-      const document = runDocument('restore', [result], { exitCode, seconds: seconds(performance.now() - started), showSecret: false, appId });
-      const restoreDocument: RestoreDocument = {
-        ...document,
-        hosts: document.hosts.map((host) => ({ ...host, changes: changes ?? host.changes, backups: backups.map(backupDocument) })),
-      };
-      printDocument(restoreDocument);
-    } else if (result.error && result.error.code !== 'not-started') {
-      writeError(result.error);
-    }
-    return exitCode;
-  };
-
-  let release: (() => Promise<void>) | undefined;
-  try {
-    const connector = countRoundTrips(await connect(target, flags));
-    member.connector = connector;
-    result.timings.connectSeconds = seconds(performance.now() - started);
-    result.target = target ?? connector.label;
-    if (!result.name) result.name = connector.label;
-    try {
-      const t0 = performance.now();
-      const opened = await lockAndReadBackups(connector, choice);
-      release = opened.release;
-      result.timings.readSeconds = seconds(performance.now() - t0);
-      const { reading } = opened;
-
-      if (choice === undefined) {
-        backups = reading.backups;
-        result.status = 'unchanged';
-        result.exitCode = EXIT.ok;
-        if (!json) process.stdout.write(`${renderListing(backups, connector.label, style)}\n`);
-        return finish(EXIT.ok);
-      }
-
-      if (!reading.chosen) {
-        backups = reading.backups;
-        const ids = backups.map((b) => b.id);
-        throw new SettingsError(
-          `${connector.label} has no backup "${flags.backup}"`,
-          ids.length > 0 ? `its backups, newest first: ${ids.join(', ')} (or --backup latest)` : `it has no backups in ${BACKUP_ROOT}: no run has written anything there yet`,
-        );
-      }
-      const backup = reading.chosen.backup;
-      backups = [backup];
-      const facts = opened.facts!;
-      const planning = planRestore(facts, reading.chosen, { domain: flags.domain });
-      const { plan, restored } = planning;
-      const smokeWanted = flags.smoke !== false && restored.tokenAuth && Boolean(restored.appId && restored.appSecret);
-      const verification = verificationOf(planning, flags.smoke !== false);
-      result.plan = plan;
-      result.domain = plan.domain;
-      appId = restored.appId;
-      changes = summariseRestore(plan, backup, verification);
-      if (!json) process.stdout.write(`${renderRestorePlan(planning, backup, connector.label, verification, style)}\n`);
-
-      if (isEmpty(plan)) {
-        result.status = 'unchanged';
-        result.exitCode = EXIT.ok;
-        return finish(EXIT.ok);
-      }
-      if (!flags.yes) {
-        if (!process.stdin.isTTY) {
-          result.status = 'not-started';
-          result.exitCode = EXIT.badInput;
-          result.error = errorInfo(new SettingsError('restore changes a server: confirm with --yes when there is no terminal to ask on', `add --yes after checking the plan (jitsi-jwt restore TARGET --backup ${backup.id} shows it)`));
-          return finish(EXIT.badInput);
-        }
-        if (!(await confirm(`Restore backup ${backup.id} on ${connector.label}?`))) {
-          process.stderr.write('Nothing changed.\n');
-          result.status = 'not-started';
-          result.error = { code: 'not-started', message: 'nothing was changed: not confirmed' };
-          return finish(EXIT.ok);
-        }
-      }
-
-      // Tokens signed with the secret the host has now must stop working once the backup's is back.
-      const previousSecrets = planning.current?.appSecret && planning.current.appSecret !== restored.appSecret ? [planning.current.appSecret] : [];
-      const smoke = smokeWanted
-        ? async () => {
-            const smokeStarted = performance.now();
-            const report = await runSmoke(
-              tunnelTarget(connector, facts, plan.domain),
-              expectationsFor(
-                {
-                  appId: restored.appId!,
-                  appSecret: restored.appSecret!,
-                  allowEmptyToken: restored.allowEmptyToken,
-                  roomCheck: restored.roomCheck,
-                  issuers: restored.issuers,
-                  audiences: restored.audiences,
-                  moderatorFromToken: restored.moderatorFromToken || undefined,
-                },
-                previousSecrets,
-              ),
-            );
-            result.smoke = report;
-            result.timings.smokeSeconds = seconds(performance.now() - smokeStarted);
-            return report;
+  const hosts = await hostsRequest('restore', target ? [target] : [], flags);
+  const progress = progressFor(1, json, describeEvent);
+  const verify = (proposal: RestoreProposal) => verificationOf(proposal.planning, flags.smoke !== false);
+  const outcome = await interruptibly((interrupted) =>
+    runRestore(
+      hosts.entries[0],
+      hosts,
+      { backup: flags.backup === undefined ? undefined : normaliseBackupChoice(flags.backup), domain: flags.domain, smoke: flags.smoke !== false },
+      {
+        interrupted,
+        onEvent: (event) => progress.event('', event),
+        onPlanned: (proposal) => (json ? undefined : process.stdout.write(`${renderRestorePlan(proposal.planning, proposal.backup, proposal.host, verify(proposal), style)}\n`)),
+        confirm: async (proposal) => {
+          if (flags.yes) return true;
+          if (!canAsk()) {
+            throw new SettingsError('restore changes a server: confirm with --yes when there is no terminal to ask on', `add --yes after checking the plan (jitsi-jwt restore TARGET --backup ${proposal.backup.id} shows it)`);
           }
-        : undefined;
-      const progress = json ? undefined : new Progress();
-      const t1 = performance.now();
-      try {
-        result.report = await interruptibly((shouldStop) =>
-          applyPlan(connector, facts, plan, {
-            dpkgLockTimeoutSeconds: 0,
-            shouldStop,
-            smoke,
-            luaModules: restored.tokenAuth ? TOKEN_LUA_MODULES : [],
-            onEvent: (event) => {
-              const line = describeEvent(event);
-              if (line) progress?.step(line);
-            },
-          }),
-        );
-        progress?.finish(true);
-      } catch (error) {
-        progress?.finish(false);
-        throw error;
-      } finally {
-        result.timings.applySeconds = seconds(performance.now() - t1);
-      }
-      result.status = 'applied';
-      result.exitCode = EXIT.ok;
-      if (!json) {
-        const report = result.report;
-        const out = [`restored backup ${backup.id} on ${connector.label}`];
-        if (report.backupDir) out.push(`the state before the restore is backed up in ${report.backupDir} (restore that to undo this)`);
-        if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map((r) => `${r.service}${r.how === 'restarted' ? '' : ` (${r.how})`}`).join(', ')}`);
-        if (report.smoke) out.push('', renderSmoke(report.smoke, style));
-        process.stdout.write(`\n${out.join('\n')}\n`);
-      }
-      return finish(EXIT.ok);
-    } finally {
-      await release?.();
-      await connector.close().catch(() => {});
-    }
-  } catch (error) {
-    fail(member, error, error instanceof RolledBackError ? 'rolled-back' : 'failed');
-    return finish(result.exitCode);
+          const go = await confirm(`Restore backup ${proposal.backup.id} on ${proposal.host}?`);
+          if (!go) process.stderr.write('Nothing changed.\n');
+          return go;
+        },
+      },
+    ),
+  );
+  const { result, proposal } = outcome;
+  progress.end(!result.error || result.status === 'not-started');
+  if (json) {
+    const document = runDocument('restore', [result], { exitCode: outcome.exitCode, seconds: outcome.seconds, showSecret: false, appId: proposal?.planning.restored.appId });
+    const changes = proposal ? summariseRestore(proposal.planning.plan, proposal.backup, verify(proposal)) : undefined;
+    const restoreDocument: RestoreDocument = { ...document, hosts: document.hosts.map((host) => ({ ...host, changes: changes ?? host.changes, backups: outcome.backups.map(backupDocument) })) };
+    printDocument(restoreDocument);
+  } else if (result.error && result.error.code !== 'not-started') {
+    writeError(result.error);
+  } else if (!proposal) {
+    process.stdout.write(`${renderListing(outcome.backups, outcome.label ?? result.target, style)}\n`);
+  } else if (result.status === 'applied' && result.report) {
+    const report = result.report;
+    const out = [`restored backup ${proposal.backup.id} on ${proposal.host}`];
+    if (report.backupDir) out.push(`the state before the restore is backed up in ${report.backupDir} (restore that to undo this)`);
+    if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map((r) => `${r.service}${r.how === 'restarted' ? '' : ` (${r.how})`}`).join(', ')}`);
+    if (report.smoke) out.push('', renderSmoke(report.smoke, style));
+    process.stdout.write(`\n${out.join('\n')}\n`);
   }
-}
-
-export function addRestoreCommand(program: Command, withOptions: (command: Command) => Command): void {
-  withOptions(program.command('restore'))
-    .description("list a host's backups (newest first), or put one back: shows the diff, asks, backs up the current state, restores, restarts and proves it; rolls back on failure")
-    .addOption(option('--backup <id>', 'the backup to put back: an ID from the listing, or "latest"', { type: 'string' }, { env: false }))
-    .addOption(option('--domain <domain>', 'the Jitsi domain to prove afterwards (default: detected on the host)', { type: 'string' }))
-    .addOption(option('-y, --yes', 'restore without asking', { type: 'boolean' }, { env: false }))
-    .addOption(option('--no-smoke', 'skip the smoke test after restoring a token configuration', { type: 'boolean' }))
-    .action(async (target, flags) => {
-      process.exitCode = await restoreCommand(target, flags);
-    });
+  return outcome.exitCode;
 }

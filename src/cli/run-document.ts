@@ -3,7 +3,7 @@
 // hosts' `backups`, cli/restore-command.ts). Its schema is
 // schema/run.schema.json, documented in the README. Secrets appear only under
 // --show-secret.
-import { isOkStatus, type HostResult } from '../fleet/engine.js';
+import { isOkStatus, type HostResult } from '../run/results.js';
 import { summarisePlan } from './render.js';
 import { shownDiff } from './secret-mask.js';
 

@@ -1,6 +1,6 @@
 // Secrets in what the tool shows: every secret-bearing value in a diff (Lua,
 // HOCON, JavaScript) and every known secret, masked unless --show-secret.
-import type { FileChange, Plan } from '../plan/plan.js';
+import type { FileChange, Plan } from '../plan/changes.js';
 import { luaString } from '../prosody/lua-string.js';
 
 const MASK = '••••••••';

@@ -1,39 +1,32 @@
 // jitsi-jwt setup: the interactive installer. Asks only what the host cannot
-// tell, with the host's answers as defaults, shows the plan, applies it with
-// its smoke test, and ends with everything a backend developer needs.
+// tell, with the host's answers as defaults, shows the plan, then runs the
+// same change engine as apply for its one host (progress, smoke test,
+// rollback, secret delivery), and ends with everything a backend developer
+// needs. Without a terminal it is apply. With --json the questions and text
+// go to stderr and the run's document to stdout.
 import { readFile } from 'node:fs/promises';
-import { checkSecretOut, writeSecretFile } from '../fleet/secret-delivery.js';
-import type { Command } from 'commander';
-import { option } from './options.js';
-import enquirer from 'enquirer';
 import { SettingsError } from '../errors.js';
-import { isEmpty } from '../plan/plan.js';
+import { isEmpty } from '../plan/changes.js';
 import { currentTokenState, jitsiDomains } from '../plan/resolve.js';
+import { changePlanned } from '../run/change-run.js';
+import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
+import { planHosts } from '../run/planning.js';
+import { checkSecretOut } from '../run/secret-delivery.js';
+import { DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS, DEFAULT_KEEP_BACKUPS } from '../settings/defaults.js';
 import { listOption, secretFromFileContent, validateAppId, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { mintToken } from '../token/mint.js';
-import { EXIT } from './exit-codes.js';
-import { bold, renderPlan, styleFor } from './render.js';
-import { canAsk } from './prompt.js';
-import { openHost, planOn, type OpenHost } from './session.js';
-import { changeCommand, executePlan, interruptibly, type ApplyFlags } from './apply-command.js';
+import { changeCommand, type ApplyFlags } from './apply-command.js';
+import { hostsRequest, terminalQuestions } from './flags.js';
+import { ask, canAsk } from './prompt.js';
+import { interruptibly, progressFor } from './progress.js';
+import { bold, renderPlan, renderReport, styleFor, writeError, type Style } from './render.js';
+import { printDocument, runDocument } from './run-document.js';
+import { printChangeDocument, printOutcome } from './run-output.js';
 import { embedPage } from './token-command.js';
-
-/** enquirer rejects with an empty string when the user presses Ctrl-C. */
-class Cancelled extends Error {}
-
-async function ask<T>(question: Record<string, unknown>): Promise<T> {
-  try {
-    const answer = (await enquirer.prompt({ name: 'value', ...question } as Parameters<typeof enquirer.prompt>[0])) as { value: T };
-    return answer.value;
-  } catch (error) {
-    if (error === '' || error === undefined) throw new Cancelled();
-    throw error;
-  }
-}
 
 type SecretChoice = 'keep' | 'generate' | 'file';
 
-async function chooseSettings(host: OpenHost, flags: ApplyFlags): Promise<TokenOptions | 'leave'> {
+async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.WritableStream): Promise<TokenOptions | 'leave'> {
   const domains = jitsiDomains(host.facts);
   if (domains.length === 0) throw new SettingsError('no Jitsi domain config found on the host', 'is jitsi-meet-prosody installed?');
   const domainName =
@@ -45,7 +38,7 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags): Promise<TokenO
 
   let secretChoice: SecretChoice | undefined;
   if (current.tokenAuth && current.appSecret) {
-    process.stdout.write(
+    out.write(
       `${domainName} already uses token authentication: app_id ${current.appId}, room checks ${current.roomCheck ? 'on' : 'off'}, ` +
         `clients without a token ${current.allowEmptyToken ? 'let in' : 'refused'}, moderators ${current.moderatorFromToken ? 'from the token' : 'by Jicofo'}.\n`,
     );
@@ -111,85 +104,118 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags): Promise<TokenO
   };
 }
 
-async function saveSecret(secret: string, domain: string): Promise<void> {
-  if (!(await ask<boolean>({ type: 'confirm', message: 'Save app_secret to a local file (mode 0600) for your backend?', initial: false }))) return;
-  const file = await ask<string>({ type: 'input', message: 'File', initial: `./${domain}.app_secret` });
-  // The same safe write as --secret-out: an unpredictable temporary name, 0600 from the start, fsync, rename.
-  await checkSecretOut(file);
-  await writeSecretFile(file, secret);
-  process.stdout.write(`saved to ${file} (mode 0600)\n`);
-}
-
-async function backendKit(appId: string, secret: string, domain: string, issuer: string | undefined, audience: string | undefined): Promise<string> {
+async function backendKit(appId: string, secret: string, domain: string, issuer: string | undefined, audience: string | undefined, style: Style): Promise<string> {
   const room = 'jitsi-jwt-test';
   const token = await mintToken({ appId, appSecret: secret, room, sub: domain, iss: issuer, aud: audience });
   const page = embedPage(domain, room, token);
   const script = page.slice(page.indexOf('<script>\n') + 9, page.indexOf('</script>\n</body>'));
   return [
     '',
-    bold(styleFor(process.stdout), 'Try it'),
+    bold(style, 'Try it'),
     `  sample token for room "${room}" (valid 10 minutes):\n  ${token}`,
     `  meeting URL: https://${domain}/${room}?jwt=${token}`,
     `  IFrame API (after <script src="https://${domain}/external_api.js">):\n${script.trimEnd().replace(/^/gm, '    ')}`,
   ].join('\n');
 }
 
+/** Where the backend's copy of the secret goes: a file asked for until it can be written, or none. */
+async function chooseSecretFile(domain: string, out: NodeJS.WritableStream): Promise<string | undefined> {
+  if (!(await ask<boolean>({ type: 'confirm', message: 'Save app_secret to a local file (mode 0600) for your backend?', initial: false }))) return undefined;
+  for (;;) {
+    const file = await ask<string>({ type: 'input', message: 'File', initial: `./${domain}.app_secret` });
+    try {
+      await checkSecretOut(file);
+      return file;
+    } catch (error) {
+      out.write(`${(error as Error).message}\n`);
+    }
+  }
+}
+
 export async function setupCommand(target: string | undefined, flags: ApplyFlags): Promise<number> {
-  if (!canAsk() || flags.json) {
+  if (!canAsk()) {
     const missing = [...(target || flags.local ? [] : ['TARGET']), ...(flags.yes ? [] : ['--yes'])];
     if (missing.length > 0) {
       throw new SettingsError(`setup has no terminal to ask on; give ${missing.join(' and ')}`, 'without a terminal setup works like apply: every choice comes from options (--app-id, --app-secret-file, ...)');
     }
     return changeCommand('apply', target ? [target] : [], flags);
   }
+  const json = Boolean(flags.json);
+  // Text for the person at the terminal; with --json stdout carries the document alone.
+  const out = json ? process.stderr : process.stdout;
+  const style = styleFor(out as NodeJS.WriteStream);
+  const server = target ?? (flags.local ? undefined : await ask<string>({ type: 'input', message: 'Server (user@host[:port] or an alias from ~/.ssh/config)' }));
+  const hosts = await hostsRequest('setup', server ? [server] : [], flags, terminalQuestions);
+  const members = await openHosts(hosts);
   try {
-    const server = target ?? (flags.local ? undefined : await ask<string>({ type: 'input', message: 'Server (user@host[:port] or an alias from ~/.ssh/config)' }));
-    const host = await openHost(server, flags);
-    try {
-      process.stdout.write(`${host.connector.label}: ${host.facts.os.prettyName}, Prosody ${host.facts.prosody.version ?? '(not installed)'} on ${host.facts.prosody.lua ?? 'unknown Lua'}\n`);
-      const options = await chooseSettings(host, flags);
-      if (options === 'leave') {
-        process.stdout.write('Nothing changed.\n');
-        return EXIT.ok;
-      }
-      const planned = planOn(host, options);
-      process.stdout.write(`${renderPlan(planned.plan, host.connector.label, { showSecret: false }, styleFor(process.stdout))}\n`);
-      if (isEmpty(planned.plan)) {
-        process.stdout.write('Nothing to change.\n');
-        return EXIT.ok;
-      }
-      if (!(await ask<boolean>({ type: 'confirm', message: `Apply these changes to ${host.connector.label}?`, initial: true }))) {
-        process.stdout.write('Nothing changed.\n');
-        return EXIT.ok;
-      }
-      const { exitCode } = await interruptibly((shouldStop) => executePlan(planned, flags, { shouldStop }));
-      const { settings } = planned;
-      if (exitCode !== EXIT.ok) {
-        // --no-rollback kept a new secret although the smoke test failed: it still has to reach the backend.
-        if (settings.appSecret !== settings.previousSecret) await saveSecret(settings.appSecret, settings.domain);
-        return exitCode;
-      }
-      process.stdout.write(`${await backendKit(settings.appId, settings.appSecret, settings.domain, settings.issuers?.[0], settings.audiences?.[0])}\n\n`);
-      await saveSecret(settings.appSecret, settings.domain);
-      return EXIT.ok;
-    } finally {
-      await host.release();
+    const [member] = members;
+    if (!member.host) {
+      if (json) printDocument(runDocument('setup', [member.result], { exitCode: member.result.exitCode, seconds: member.result.timings.totalSeconds, showSecret: false }));
+      else writeError(member.result.error!);
+      return member.result.exitCode;
     }
-  } catch (error) {
-    if (error instanceof Cancelled) {
-      process.stderr.write('\nCancelled; nothing changed.\n');
-      return EXIT.interrupted;
+    const host = member.host;
+    out.write(`${host.connector.label}: ${host.facts.os.prettyName}, Prosody ${host.facts.prosody.version ?? '(not installed)'} on ${host.facts.prosody.lua ?? 'unknown Lua'}\n`);
+    const options = await chooseSettings(host, flags, out);
+    // Nothing to do: say so, in the document too.
+    const unchanged = (words: string) => {
+      out.write(`${words}\n`);
+      if (json) printDocument(runDocument('setup', [{ ...member.result, status: 'unchanged' }], { exitCode: 0, seconds: 0, showSecret: false }));
+      return 0;
+    };
+    if (options === 'leave') return unchanged('Nothing changed.');
+    const planning = planHosts(members, options, { rotate: false });
+    const planned = planning.ready?.[0].host;
+    if (planned) {
+      out.write(`${renderPlan(planned.plan, host.connector.label, { showSecret: false }, style)}\n`);
+      if (isEmpty(planned.plan)) return unchanged('Nothing to change.');
     }
-    throw error;
+    const progress = progressFor(1, false);
+    let savedTo: string | undefined;
+    const outcome = await interruptibly((interrupted) =>
+      changePlanned(
+        planning,
+        {
+          command: 'apply',
+          options,
+          delivery: {
+            showSecret: false,
+            // Asked once the host switched and passed, before the change is final: a failed save puts the host back.
+            chooseFile: async (ready) => {
+              const result = ready[0].result;
+              const { plan, settings } = ready[0].host!;
+              if (result.report) out.write(`\n${renderReport(result.report, plan, { showSecret: false, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n\n`);
+              savedTo = await chooseSecretFile(settings.domain, out);
+              return savedTo;
+            },
+          },
+          concurrency: 1,
+          dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
+          noRollback: flags.rollback === false,
+          smoke: flags.smoke !== false,
+          keepBackups: flags.keepBackups ?? DEFAULT_KEEP_BACKUPS,
+        },
+        {
+          interrupted,
+          onEvent: (name, event) => progress.event(name, event),
+          confirm: async () => {
+            const go = await ask<boolean>({ type: 'confirm', message: `Apply these changes to ${host.connector.label}?`, initial: true });
+            if (!go) out.write('Nothing changed.\n');
+            return go;
+          },
+        },
+      ),
+    );
+    progress.end(!outcome.results[0].error || outcome.results[0].status === 'not-started');
+    if (json) printChangeDocument(outcome, false, 'setup');
+    else printOutcome(outcome.results, outcome.runError);
+    if (outcome.delivered.includes('secret-out')) out.write(`saved to ${savedTo} (mode 0600)\n`);
+    const settings = outcome.ready[0]?.host!.settings;
+    if (outcome.exitCode === 0 && outcome.applied && settings) {
+      out.write(`${await backendKit(settings.appId, settings.appSecret, settings.domain, settings.issuers?.[0], settings.audiences?.[0], style)}\n\n`);
+    }
+    return outcome.exitCode;
+  } finally {
+    await closeHosts(members);
   }
-}
-
-export function addSetupCommand(program: Command, withOptions: (command: Command) => Command): void {
-  withOptions(program.command('setup'))
-    .description('interactive installer: asks what it cannot read from the host, shows the plan, applies and proves it')
-    .addOption(option('-y, --yes', 'without a terminal: apply without asking (setup then works like apply)', { type: 'boolean' }, { env: false }))
-    .addOption(option('--no-rollback', 'keep the new state even when the smoke test fails', { type: 'boolean' }))
-    .action(async (target, flags) => {
-      process.exitCode = await setupCommand(target, flags);
-    });
 }

@@ -1,16 +1,14 @@
 // jitsi-jwt token: mint a token locally, with the app_id and secret given or
 // read from the host, printed as the token, a meeting URL, JSON or an HTML page.
-import { Option, type Command } from 'commander';
-import { option } from './options.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { SettingsError } from '../errors.js';
-import { validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
+import { EXIT, SettingsError } from '../errors.js';
+import { credentialsOf } from '../run/credentials.js';
+import { readTokenOptions, validateAppId, validateDomain, validateSecret } from '../settings/settings.js';
 import { mintToken, type TokenUser } from '../token/mint.js';
 import { normaliseRoom } from '../token/room.js';
-import { EXIT } from './exit-codes.js';
-import { connect, readHostCredentials, tokenOptions, type CommonFlags } from './session.js';
+import { hostsRequest, type CommonFlags } from './flags.js';
 
-interface TokenFlags extends CommonFlags {
+export interface TokenCommandFlags extends CommonFlags {
   room?: string;
   anyRoom?: boolean;
   sub?: string;
@@ -32,9 +30,6 @@ interface TokenFlags extends CommonFlags {
 }
 
 const MAX_TTL_WITHOUT_FORCE = 15 * 60;
-
-/** Past this even --force refuses: such a token is a standing password. */
-const MAX_TTL = 366 * 86_400;
 
 function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -61,7 +56,7 @@ new JitsiMeetExternalAPI(meeting.domain, { roomName: meeting.roomName, jwt: meet
 `;
 }
 
-async function tokenCommand(target: string | undefined, flags: TokenFlags): Promise<number> {
+export async function tokenCommand(target: string | undefined, flags: TokenCommandFlags): Promise<number> {
   if (!flags.room && !flags.anyRoom) throw new SettingsError('no room given', 'give --room NAME, or --any-room for a token valid in every room');
   if (flags.room && flags.anyRoom) throw new SettingsError('--room and --any-room exclude each other', 'give one of them');
   const room = flags.anyRoom ? '*' : normaliseRoom(flags.room!);
@@ -69,19 +64,14 @@ async function tokenCommand(target: string | undefined, flags: TokenFlags): Prom
   if (ttl > MAX_TTL_WITHOUT_FORCE && !flags.force) {
     throw new SettingsError(`a ${ttl} s lifetime is long for a meeting token`, 'short-lived tokens (5–15 minutes) are the recommended practice; add --force to mint it anyway');
   }
-  const options = await tokenOptions(flags);
+  const options = await readTokenOptions(flags);
   let { appId, appSecret, domain } = options;
   if (target || flags.local) {
-    const connector = await connect(target, flags);
-    try {
-      const host = await readHostCredentials(connector, options.domain);
-      // What the user gave wins over what the host has.
-      appId ??= host.appId;
-      appSecret ??= host.appSecret;
-      domain = host.domain;
-    } finally {
-      await connector.close();
-    }
+    const host = await credentialsOf(await hostsRequest('token', target ? [target] : [], flags), options.domain);
+    // What the user gave wins over what the host has.
+    appId ??= host.appId;
+    appSecret ??= host.appSecret;
+    domain = host.domain;
   }
   if (!appId) throw new SettingsError('no app_id given', 'give --app-id, or a TARGET to read it from the host');
   if (!appSecret) throw new SettingsError('no app secret given', 'give --app-secret-file or JITSI_JWT_APP_SECRET, or a TARGET to read it from the host');
@@ -123,28 +113,4 @@ async function tokenCommand(target: string | undefined, flags: TokenFlags): Prom
     process.stdout.write(`${token}\n`);
   }
   return EXIT.ok;
-}
-
-export function addTokenCommand(program: Command, withCommon: (command: Command) => Command): void {
-  withCommon(program.command('token'))
-    .description('mint a token for a room (secret from --app-secret-file, JITSI_JWT_APP_SECRET, or the host)')
-    .option('--room <name>', 'the room the token opens (compared lower-cased, as Jitsi does)')
-    .option('--any-room', 'a token valid in every room (room "*")')
-    .option('--sub <sub>', 'sub claim (default: the domain)')
-    .option('--aud <aud>', 'aud claim', 'jitsi')
-    .option('--iss <iss>', 'iss claim (default: the app_id)')
-    .addOption(option('--ttl <duration>', 'lifetime, e.g. 600, 10m (over 15 minutes needs --force)', { type: 'duration', min: 1, max: MAX_TTL }, { default: '10m', env: false }))
-    .addOption(option('--nbf-skew <duration>', 'back-date nbf by this much to absorb clock skew', { type: 'duration', min: 0, max: 86_400 }, { default: '30s', env: false }))
-    .option('--force', 'allow a lifetime over 15 minutes')
-    .option('--name <name>', 'context.user.name')
-    .option('--email <email>', 'context.user.email')
-    .option('--avatar <url>', 'context.user.avatar')
-    .option('--user-id <id>', 'context.user.id')
-    .option('--moderator', 'context.user.moderator = true')
-    .addOption(new Option('--affiliation <affiliation>', 'context.user.affiliation').choices(['owner', 'member']))
-    .option('--url', 'print the meeting URL with ?jwt=')
-    .option('--embed', 'print an HTML page that opens the room with the IFrame API')
-    .action(async (target, flags) => {
-      process.exitCode = await tokenCommand(target, flags);
-    });
 }

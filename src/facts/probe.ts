@@ -81,7 +81,7 @@ export function probeScript(): string {
   return `export LC_ALL=C
 ${SERVICE_PIDS_FUNCTION}
 ${section('uid')}; id -u
-${section('clock')}; printf '%s %s %s\n' "$(awk '/^btime/ {print $2}' /proc/stat)" "$(getconf CLK_TCK)" "$(date +%s)"
+${section('clock')}; printf '%s %s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$(getconf CLK_TCK)" "$(date +%s.%N)"
 ${section('os')}; cat /etc/os-release 2>/dev/null
 ${section('init')}; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi
 ${section('prosody-version')}; dpkg-query -W -f='\${Version}' prosody 2>/dev/null
@@ -91,7 +91,7 @@ ${section('domain-files')}
 for f in /etc/prosody/conf.d/*.cfg.lua; do
 	[ -e "$f" ] || continue
 	real=$(readlink -f "$f")
-	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%Y' "$real")" "$(base64 -w0 "$real")"
+	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
 done
 ${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
 ${section('lua-modules')}
@@ -169,10 +169,11 @@ export function parseFacts(output: string): HostFacts {
       services[name as ServiceName] = { installed: installed === 'yes', processes: (pids ?? '').trim().split(/\s+/).filter(Boolean) };
     }
   }
-  const [btime, clockTicks] = (s.get('clock') ?? '').split(' ').map(Number);
+  // Start times from the uptime and the clock read together, to a hundredth of a second (boot time, in whole seconds, is too coarse).
+  const [uptime, clockTicks, now] = (s.get('clock') ?? '').split(' ').map(Number);
   for (const state of Object.values(services)) {
     const starts = state.processes.map((p) => Number(p.split(':')[1])).filter((t) => t > 0);
-    if (starts.length > 0 && btime > 0 && clockTicks > 0) state.startedAt = btime + Math.min(...starts) / clockTicks;
+    if (starts.length > 0 && uptime > 0 && clockTicks > 0 && now > 0) state.startedAt = now - (uptime - Math.min(...starts) / clockTicks);
   }
   const luaShebang = s.get('prosody-lua') ?? '';
   const jicofo = s.get('jicofo-conf');

@@ -43,8 +43,14 @@ service_uid() { id -u "$(service_user "$1")" 2>/dev/null; }
 process_id() {
 	case "$1" in '' | *[!0-9]*) return 0 ;; esac
 	[ -r "/proc/$1/stat" ] || return 0
-	[ -z "$2" ] || [ "$(awk '/^Uid:/ {print $3}' "/proc/$1/status" 2>/dev/null)" = "$2" ] || return 0
-	printf '%s:%s\\n' "$1" "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20)"
+	if [ -n "$2" ]; then
+		while read -r key real effective rest; do [ "$key" = Uid: ] && break; done < "/proc/$1/status"
+		[ "$effective" = "$2" ] || return 0
+	fi
+	# Field 22 of stat is the start time; the command name before it may hold spaces, so count from after its ")".
+	read -r stat < "/proc/$1/stat" || return 0
+	set -- "$1" \${stat##*) }
+	printf '%s:%s\\n' "$1" "\${21}"
 }
 service_pids() {
 	if [ -d /run/systemd/system ]; then

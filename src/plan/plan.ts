@@ -2,65 +2,19 @@
 // in, the changes still needed out. No I/O. An empty plan means converged.
 import { createTwoFilesPatch } from 'diff';
 import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, type DomainFile, type HostFacts } from '../facts/probe.js';
-import { SERVICES, type ServiceName } from '../facts/services.js';
+import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner } from '../jicofo/jicofo-conf.js';
 
 export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
+import type { FileChange, LinkChange, Plan } from './changes.js';
 
-const STALE_MARGIN_SECONDS = 2;
+const STALE_MARGIN_SECONDS = 0.25;
 export const CONFIG_MODE = '640';
 export const CONFIG_OWNER = 'root';
 export const CONFIG_GROUP = 'prosody';
-
-export interface FileChange {
-  path: string;
-  /** what the change is for, one line */
-  purpose: string;
-  before: string;
-  after: string;
-  /** unified diff of before → after (holds the secret: mask it before showing) */
-  diff: string;
-  /** undefined: mode and owner stay as they are */
-  mode?: { from: string; to: string };
-  owner?: { from: string; to: string };
-}
-
-export interface LinkChange {
-  /** e.g. /usr/local/share/lua/5.4/basexx.lua */
-  path: string;
-  module: string;
-  reason: string;
-  /** link to exactly this file (restore: what the link pointed to) instead of Debian's newest copy of module */
-  target?: string;
-}
-
-/** A link to remove (restore: one the restored backup's run made). */
-export interface LinkRemoval {
-  path: string;
-  reason: string;
-}
-
-export interface Plan {
-  domain: string;
-  appId: string;
-  secretSource: ResolvedSettings['secretSource'];
-  configPath: string;
-  files: FileChange[];
-  packages: string[];
-  links: LinkChange[];
-  unlinks?: LinkRemoval[];
-  restarts: ServiceName[];
-  /** why the services restart */
-  restartReasons: string[];
-  warnings: string[];
-}
-
-export function isEmpty(plan: Plan): boolean {
-  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && (plan.unlinks ?? []).length === 0 && plan.restarts.length === 0;
-}
 
 const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
 
@@ -155,8 +109,8 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   if (jicofoChanged) restartReasons.push("jicofo.conf changes");
   if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
   const prosody = facts.services.prosody;
-  // Both times are whole seconds at best (boot time, file mtime): a margin keeps a
-  // restart in the same second as the write from looking stale.
+  // Both times are exact to a hundredth of a second (process start, file mtime): a
+  // restart always follows the write, and the margin absorbs the clock ticks.
   if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt + STALE_MARGIN_SECONDS < domainFile.mtime) {
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }

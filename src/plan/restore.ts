@@ -2,11 +2,12 @@
 // back out — an ordinary Plan, so the same applyPlan runs it (backup of the
 // current state, atomic writes, config check, restarts, rollback). No I/O.
 import { basename } from 'node:path';
-import type { BackupContents, FileCopy, ManifestEntry } from '../apply/backups.js';
+import type { BackupContents, FileCopy, ManifestEntry } from '../facts/backups.js';
 import { HostStateError } from '../errors.js';
 import type { HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
-import { unifiedDiff, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './plan.js';
+import { unifiedDiff } from './plan.js';
+import { type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
 import { chooseDomain, currentTokenState, type CurrentTokenState } from './resolve.js';
 
 export interface RestorePlanning {

@@ -1,5 +1,6 @@
 // The desired state as the user gave it (flags > environment), validated. What
 // the host already has fills the gaps later, in plan/resolve.ts.
+import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../errors.js';
 import { parseList } from './values.js';
 
@@ -59,4 +60,46 @@ export function secretFromFileContent(content: string): string {
 
 export function listOption(value: string | undefined, source = 'the list'): string[] | undefined {
   return value === undefined ? undefined : parseList(value, source);
+}
+
+/** The token settings as flags and the environment give them, before any host fills the gaps. */
+export interface TokenFlags {
+  domain?: string;
+  appId?: string;
+  appSecretFile?: string;
+  allowEmptyToken?: boolean;
+  issuers?: string[];
+  audiences?: string[];
+  roomCheck?: boolean;
+  moderatorFromToken?: boolean;
+  allowWeakSecret?: boolean;
+}
+
+/** Reads the desired token settings: flags (already typed), the secret from --app-secret-file or JITSI_JWT_APP_SECRET. */
+export async function readTokenOptions(flags: TokenFlags, env: NodeJS.ProcessEnv = process.env): Promise<TokenOptions> {
+  let appSecret: string | undefined;
+  if (flags.appSecretFile) {
+    try {
+      appSecret = secretFromFileContent(await readFile(flags.appSecretFile, 'utf8'));
+    } catch (error) {
+      throw new SettingsError(`cannot read the secret file ${flags.appSecretFile}: ${(error as Error).message}`, 'give a readable file with --app-secret-file');
+    }
+  } else if (env.JITSI_JWT_APP_SECRET !== undefined) {
+    // Unlike other variables, empty is not "unset": a secret store that filled in nothing must not lead to a new secret.
+    if (env.JITSI_JWT_APP_SECRET === '') {
+      throw new SettingsError('JITSI_JWT_APP_SECRET is set but empty', "fill it with the secret, or unset it to keep the host's secret (or generate one where there is none)");
+    }
+    appSecret = env.JITSI_JWT_APP_SECRET;
+  }
+  return {
+    domain: flags.domain,
+    appId: flags.appId,
+    appSecret,
+    allowEmptyToken: Boolean(flags.allowEmptyToken),
+    issuers: flags.issuers,
+    audiences: flags.audiences,
+    roomCheck: flags.roomCheck !== false,
+    moderatorFromToken: flags.moderatorFromToken ? true : undefined,
+    allowWeakSecret: Boolean(flags.allowWeakSecret),
+  };
 }

@@ -7,11 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/errors.js';
 import { mintToken } from '../../src/token/mint.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { KEY, Terminal } from '../support/terminal.js';
 import { attemptJoin, domainFile } from '../support/token-host.js';
+import { parseRunDocument, type RunDocumentShape } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-setup-${process.pid}`);
@@ -130,4 +131,39 @@ it('stops at a safe point on Ctrl-C during apply and leaves the host as it was',
   expect(t.screen).toMatch(/interrupted: finishing the current step, then putting the host back as it was/);
   expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stock);
   expect((await bed.ssh(name, 'ls /var/backups/jitsi-jwt 2>/dev/null | wc -l')).stdout).toBe('0');
+});
+
+/** A run document without what differs between two runs of the same change: times, the backup's name, the command's own name. */
+function comparable(document: RunDocumentShape): unknown {
+  return JSON.parse(
+    JSON.stringify({ ...document, command: 'apply' }, (key, value) => {
+      if (key === 'seconds' || key === 'timings') return undefined;
+      if (typeof value === 'string') return value.replace(/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z/g, 'STAMP').replace(/\(\d+ sec since expired[^)]*\)/, '(… since expired)');
+      return value;
+    }),
+  );
+}
+
+it('gives, with --json at a terminal, the document apply gives for the same host and answers', async () => {
+  const name = 'bookworm-1';
+  await bed.reset([name]);
+  const host = await bed.host(name);
+  const out = path.join(scratch, 'setup.json');
+  const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--json'], { HOME: scratch }, { stdoutFile: out });
+  await t.waitFor(/app_id/);
+  await t.type(...'same_backend', KEY.enter);
+  for (const question of [/app_secret/, /Admit a token only/, /Make moderators/, /Advanced/, /Apply these changes/]) {
+    await t.waitFor(question);
+    await t.type(KEY.enter);
+  }
+  await t.waitFor(/Save app_secret to a local file/);
+  await t.type('n');
+  expect(await t.exitCode()).toBe(0);
+  const fromSetup = parseRunDocument(await fs.readFile(out, 'utf8'));
+  expect(fromSetup).toMatchObject({ command: 'setup', ok: true, secret: { source: 'generated', changed: true, delivered: [] } });
+
+  await bed.reset([name]);
+  const applied = await jitsiJwt(['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'same_backend', '--yes', '--json']);
+  expect(applied.exitCode).toBe(0);
+  expect(comparable(fromSetup)).toEqual(comparable(parseRunDocument(applied.stdout)));
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/errors.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, restartProsody, waitForFocus } from '../support/token-host.js';
 import { mintToken } from '../../src/token/mint.js';

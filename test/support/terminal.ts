@@ -18,9 +18,11 @@ export class Terminal {
   private readonly child: ChildProcess;
   private readonly exited: Promise<number>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `stdoutFile`: the program's stdout goes there instead of the terminal (a --json document, say); stdin and stderr stay on the terminal. */
+  constructor(args: string[], env: Record<string, string> = {}, options: { stdoutFile?: string } = {}) {
     const cli = existsSync(path.join(ROOT, 'dist/cli/bin.js')) ? ['node', path.join(ROOT, 'dist/cli/bin.js')] : ['npx', 'tsx', path.join(ROOT, 'src/cli/bin.ts')];
-    const command = `stty cols 120 rows 50; exec ${[...cli, ...args].map(quote).join(' ')}`;
+    const redirect = options.stdoutFile ? ` > ${quote(options.stdoutFile)}` : '';
+    const command = `stty cols 120 rows 50; exec ${[...cli, ...args].map(quote).join(' ')}${redirect}`;
     this.child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));

@@ -1,6 +1,7 @@
-// Backups as tables: --keep-backups values, manifests, what the backups script
+// Backups as tables: names, pruning, manifests, what the backups script
 // prints, and the restore plan made from a backup and the host's state.
 import { describe, expect, it } from 'vitest';
+import { parsePruneOutput, pruneScript } from '../../src/apply/backups.js';
 import {
   backupStamp,
   backupTime,
@@ -8,13 +9,11 @@ import {
   normaliseBackupChoice,
   parseBackupsOutput,
   parseManifest,
-  parsePruneOutput,
-  pruneScript,
   type BackupContents,
   type FileCopy,
   type LinkState,
-} from '../../src/apply/backups.js';
-import { isEmpty } from '../../src/plan/plan.js';
+} from '../../src/facts/backups.js';
+import { isEmpty } from '../../src/plan/changes.js';
 import { planRestore } from '../../src/plan/restore.js';
 import { DOMAIN, SECRET, facts, plan, stockText } from '../support/plan-fixtures.js';
 

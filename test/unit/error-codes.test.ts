@@ -1,11 +1,11 @@
 // Every error code the tool reports has one exit code, in one table
-// (cli/exit-codes.ts BY_CODE), and the table holds nothing else: codes are
+// (BY_CODE in src/errors.ts), and the table holds nothing else: codes are
 // discovered in the source, so a new error class cannot ship without a mapping.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BY_CODE, EXIT, exitCodeFor } from '../../src/cli/exit-codes.js';
+import { BY_CODE, EXIT, exitCodeFor } from '../../src/errors.js';
 import { JitsiJwtError, RolledBackError } from '../../src/errors.js';
 import { planTokenAuth } from '../../src/plan/plan.js';
 import { resolveSettings } from '../../src/plan/resolve.js';
@@ -76,7 +76,7 @@ describe('error codes', () => {
   it('maps every code the source reports, and nothing else', () => {
     const used = codesInSource();
     const unmapped = [...used].filter(([code]) => !(code in BY_CODE)).map(([code, files]) => `${code} (${files.join(', ')})`);
-    expect(unmapped, 'codes with no exit code in BY_CODE (src/cli/exit-codes.ts)').toEqual([]);
+    expect(unmapped, 'codes with no exit code in BY_CODE (src/errors.ts)').toEqual([]);
     const unused = Object.keys(BY_CODE).filter((code) => !used.has(code));
     expect(unused, 'codes in BY_CODE that nothing reports').toEqual([]);
   });

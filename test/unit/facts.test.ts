@@ -13,7 +13,7 @@ function probeOutput(sections: Record<string, string>): string {
 
 const stock = {
   uid: '0',
-  clock: '1700000000 100 1700001000',
+  clock: '1000.00 100 1700001000.000000000',
   os: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"',
   init: 'sysv',
   'prosody-version': '0.12.3-1+deb12u1',

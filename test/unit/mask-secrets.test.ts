@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { renderPlan } from '../../src/cli/render.js';
 import { maskSecrets } from '../../src/cli/secret-mask.js';
 import { runDocument } from '../../src/cli/run-document.js';
-import type { HostResult } from '../../src/fleet/engine.js';
+import type { HostResult } from '../../src/run/results.js';
 import { JICOFO_CONF } from '../../src/plan/plan.js';
 import { DOMAIN, SECRET, facts, plan, stockText } from '../support/plan-fixtures.js';
 import { jicofoConf as stockJicofoConf } from '../../testbed/provision.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HostFacts } from '../../src/facts/probe.js';
 import type { TokenOptions } from '../../src/settings/settings.js';
-import { isEmpty } from '../../src/plan/plan.js';
+import { isEmpty } from '../../src/plan/changes.js';
 import { DOMAIN, facts, plan, stockText } from '../support/plan-fixtures.js';
 
 const converged = () => {

@@ -2,7 +2,7 @@
 // published schema; secrets appear only when asked for.
 import { describe, expect, it } from 'vitest';
 import { runDocument } from '../../src/cli/run-document.js';
-import type { HostResult } from '../../src/fleet/engine.js';
+import type { HostResult } from '../../src/run/results.js';
 import { parseRunDocument } from '../support/run-schema.js';
 import { SECRET, facts, plan } from '../support/plan-fixtures.js';
 

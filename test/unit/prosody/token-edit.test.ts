@@ -9,7 +9,7 @@ import {
   type TokenAuthSettings,
 } from '../../../src/prosody/token-edit.js';
 import { JitsiJwtError } from '../../../src/errors.js';
-import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.js';
+import { EXIT, exitCodeFor } from '../../../src/errors.js';
 import { DOMAIN, HAND_EDITED, OLD_GENERATION, replaceLines, settings, stock } from './fixtures.js';
 
 /** The -/+ lines of a diff, in order: what a reviewer of the change would see. */

@@ -3,7 +3,7 @@
 // of validated host entries goes out.
 import os from 'node:os';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
 import { SettingsError } from '../errors.js';
 import { formatHostPort, parseTarget } from '../connector/target.js';
 import { validateDomain } from '../settings/settings.js';
@@ -39,7 +39,10 @@ hosts:
     sudo: password                 # needs --sudo-password-stdin (or sudo_password_env: VAR)`;
 
 /** Parses an inventory file's text. `file` names it in errors and anchors relative identity paths. */
-export function parseInventory(text: string, file: string): HostEntry[] {
+export async function parseInventory(text: string, file: string): Promise<HostEntry[]> {
+  // The YAML parser is loaded only by runs that read an inventory.
+  const yaml = await import('yaml');
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const where = (node: YamlNode | null | undefined) => {
@@ -66,7 +69,7 @@ export function parseInventory(text: string, file: string): HostEntry[] {
   let defaults: RawHost = {};
   if (defaultsNode !== undefined && defaultsNode !== null && !(isScalar(defaultsNode) && defaultsNode.value === null)) {
     if (!isMap(defaultsNode)) throw fail(defaultsNode, '"defaults" must be a mapping of host settings');
-    defaults = readHost(defaultsNode, 'defaults', fail);
+    defaults = readHost(yaml, defaultsNode, 'defaults', fail);
     for (const key of ['host', 'name'] as const) if (defaults[key] !== undefined) throw fail(defaultsNode, `"${key}" cannot be a default: it names one host`);
   }
 
@@ -80,7 +83,7 @@ export function parseInventory(text: string, file: string): HostEntry[] {
         if (typeof node.value !== 'string' || node.value.trim() === '') throw fail(node, `host ${i + 1} must be a TARGET string or a mapping`);
         raw.push({ host: { host: node.value }, node });
       } else if (isMap(node)) {
-        raw.push({ host: readHost(node, `host ${i + 1}`, fail), node });
+        raw.push({ host: readHost(yaml, node, `host ${i + 1}`, fail), node });
       } else {
         throw fail(node, `host ${i + 1} must be a TARGET string or a mapping`);
       }
@@ -90,7 +93,7 @@ export function parseInventory(text: string, file: string): HostEntry[] {
     for (const item of hostsNode.items) {
       const name = isScalar(item.key) ? String(item.key.value) : '';
       const value = item.value as YamlNode | null;
-      const host = value === null || (isScalar(value) && value.value === null) ? {} : isMap(value) ? readHost(value, `host "${name}"`, fail) : undefined;
+      const host = value === null || (isScalar(value) && value.value === null) ? {} : isMap(value) ? readHost(yaml, value, `host "${name}"`, fail) : undefined;
       if (!host) throw fail(value, `host "${name}" must be a mapping of settings (or empty)`);
       raw.push({ host: { name, host: name, ...host }, node: (value ?? item.key) as YamlNode });
     }
@@ -103,7 +106,7 @@ export function parseInventory(text: string, file: string): HostEntry[] {
   return raw.map(({ host, node }) => toEntry(host, defaults, base, (what) => fail(node, what)));
 }
 
-function readHost(node: YamlNode, label: string, fail: (node: YamlNode | null | undefined, what: string) => SettingsError): RawHost {
+function readHost({ isMap, isScalar }: typeof import('yaml'), node: YamlNode, label: string, fail: (node: YamlNode | null | undefined, what: string) => SettingsError): RawHost {
   if (!isMap(node)) throw fail(node, `${label} must be a mapping`);
   const host: RawHost = {};
   for (const item of node.items) {

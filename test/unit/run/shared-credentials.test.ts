@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sharedCredentials, type HostCredentialState } from '../../../src/fleet/shared-credentials.js';
+import { sharedCredentials, type HostCredentialState } from '../../../src/run/shared-credentials.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);

@@ -1,14 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fleetEntries, parseInventory } from '../../../src/fleet/inventory.js';
+import { fleetEntries, parseInventory } from '../../../src/run/inventory.js';
 import { SettingsError } from '../../../src/errors.js';
 
 const FILE = '/srv/ops/fleet.yml';
 
 describe('parseInventory', () => {
-  it('reads a list of TARGET strings and mappings, with defaults and per-host overrides', () => {
-    const entries = parseInventory(
+  it('reads a list of TARGET strings and mappings, with defaults and per-host overrides', async () => {
+    const entries = await parseInventory(
       [
         'defaults:',
         '  user: deploy',
@@ -36,14 +36,14 @@ describe('parseInventory', () => {
     ]);
   });
 
-  it('lets a bare TARGET keep its own user while defaults fill the rest', () => {
+  it('lets a bare TARGET keep its own user while defaults fill the rest', async () => {
     // A string entry is a whole TARGET: its user wins over defaults.user only when it names one.
-    const [entry] = parseInventory('defaults: { user: deploy, port: 2222 }\nhosts: [ops@meet.example.com]\n', FILE);
+    const [entry] = await parseInventory('defaults: { user: deploy, port: 2222 }\nhosts: [ops@meet.example.com]\n', FILE);
     expect(entry.target).toBe('ops@meet.example.com:2222');
   });
 
-  it('reads hosts as a mapping, the key naming the host', () => {
-    const entries = parseInventory('hosts:\n  meet1.example.com:\n  shard-2:\n    host: 10.0.0.2\n    port: 2200\n', FILE);
+  it('reads hosts as a mapping, the key naming the host', async () => {
+    const entries = await parseInventory('hosts:\n  meet1.example.com:\n  shard-2:\n    host: 10.0.0.2\n    port: 2200\n', FILE);
     expect(entries).toEqual([
       { name: 'meet1.example.com', target: 'meet1.example.com' },
       { name: 'shard-2', target: '10.0.0.2:2200' },
@@ -67,15 +67,15 @@ describe('parseInventory', () => {
     ['defaults:\n  name: x\nhosts: [a]\n', /"name" cannot be a default/],
     ['hosts:\n  - a\n  - a\n', /host "a" is named twice/],
     ['hosts:\n  a: 1\n  a: 2\n', /not valid YAML: Map keys must be unique/],
-  ])('refuses %j, naming the problem', (text, message) => {
-    const parse = () => fleetEntries([], parseInventory(text, FILE));
-    expect(parse).toThrow(SettingsError);
-    expect(parse).toThrow(message);
+  ])('refuses %j, naming the problem', async (text, message) => {
+    const parse = async () => fleetEntries([], await parseInventory(text, FILE));
+    await expect(parse()).rejects.toThrow(SettingsError);
+    await expect(parse()).rejects.toThrow(message);
   });
 
-  it('shows what an inventory looks like in the hint', () => {
+  it('shows what an inventory looks like in the hint', async () => {
     try {
-      parseInventory('hosts: 3\n', FILE);
+      await parseInventory('hosts: 3\n', FILE);
       expect.unreachable();
     } catch (error) {
       expect((error as SettingsError).hint).toMatch(/defaults:[\s\S]*hosts:[\s\S]*sudo: password/);

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkSecretOut, execWithSecret, SecretDeliveryError, writeSecretFile } from '../../../src/fleet/secret-delivery.js';
+import { checkSecretOut, execWithSecret, SecretDeliveryError, writeSecretFile } from '../../../src/run/secret-delivery.js';
 import { SettingsError } from '../../../src/errors.js';
 
 const SECRET = 'Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countRoundTrips, mapLimit, worstExitCode } from '../../../src/fleet/engine.js';
-import { EXIT } from '../../../src/cli/exit-codes.js';
+import { countRoundTrips, mapLimit, worstExitCode } from '../../../src/run/results.js';
+import { EXIT } from '../../../src/errors.js';
 import type { Connector } from '../../../src/connector/types.js';
 
 describe('mapLimit', () => {
@@ -44,7 +44,7 @@ describe('countRoundTrips', () => {
     const inner: Connector = {
       label: 'h',
       run: async (script) => (calls.push(`run ${script}`), { stdout: 'x', stderr: '', code: 0 }),
-      hold: async () => (calls.push('hold'), { firstLine: 'locked', release: async () => {} }),
+      hold: async () => (calls.push('hold'), { firstLine: 'locked', output: 'locked\n', release: async () => {} }),
       openTunnel: async () => (calls.push('tunnel'), undefined as never),
       close: async () => void calls.push('close'),
     };

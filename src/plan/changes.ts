@@ -1,0 +1,52 @@
+// What a plan is: the changes still needed on a host (file edits with diffs,
+// packages, links, restarts), as data. Its own module so that what only reads
+// or shows a plan does not load the planner (the Lua parser, the templates).
+import type { ServiceName } from '../facts/services.js';
+import type { ResolvedSettings } from './resolve.js';
+
+export interface FileChange {
+  path: string;
+  /** what the change is for, one line */
+  purpose: string;
+  before: string;
+  after: string;
+  /** unified diff of before → after (holds the secret: mask it before showing) */
+  diff: string;
+  /** undefined: mode and owner stay as they are */
+  mode?: { from: string; to: string };
+  owner?: { from: string; to: string };
+}
+
+export interface LinkChange {
+  /** e.g. /usr/local/share/lua/5.4/basexx.lua */
+  path: string;
+  module: string;
+  reason: string;
+  /** link to exactly this file (restore: what the link pointed to) instead of Debian's newest copy of module */
+  target?: string;
+}
+
+/** A link to remove (restore: one the restored backup's run made). */
+export interface LinkRemoval {
+  path: string;
+  reason: string;
+}
+
+export interface Plan {
+  domain: string;
+  appId: string;
+  secretSource: ResolvedSettings['secretSource'];
+  configPath: string;
+  files: FileChange[];
+  packages: string[];
+  links: LinkChange[];
+  unlinks?: LinkRemoval[];
+  restarts: ServiceName[];
+  /** why the services restart */
+  restartReasons: string[];
+  warnings: string[];
+}
+
+export function isEmpty(plan: Plan): boolean {
+  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && (plan.unlinks ?? []).length === 0 && plan.restarts.length === 0;
+}

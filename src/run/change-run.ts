@@ -1,0 +1,207 @@
+// apply and rotate-secret (and setup, for its one host) as one engine: open
+// every host, plan every host, let the caller confirm, change all hosts or
+// none, deliver a new secret, keep the newest backups. No terminal I/O:
+// progress, questions and the confirmation come in as callbacks; the outcome
+// goes back as data for the caller to render.
+import { performance } from 'node:perf_hooks';
+import type { ApplyEvent } from '../apply/apply.js';
+import { pruneBackups } from '../apply/backups.js';
+import { EXIT, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
+import { isEmpty } from '../plan/changes.js';
+import type { TokenOptions } from '../settings/settings.js';
+import { applyHosts } from './apply-hosts.js';
+import { closeHosts, openHosts, type HostsRequest, type OpenHost } from './hosts.js';
+import type { Planned, Planning } from './planning.js';
+import { finishTimings, mapLimit, notStarted, seconds, worstExitCode, type HostResult, type Member } from './results.js';
+import { checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
+import type { SharedCredentials } from './shared-credentials.js';
+
+export type ChangeCommand = 'apply' | 'rotate-secret';
+
+/** Where a new secret goes besides the hosts, once every host passed. */
+export interface SecretDelivery {
+  /** a local file, mode 0600, written atomically */
+  secretOut?: string;
+  /** a local command that gets the secret on stdin */
+  exec?: string;
+  /** the secret is shown in the output (counts as delivered) */
+  showSecret: boolean;
+  /** asked once every host passed, for a local file (setup's question); written like secretOut */
+  chooseFile?(ready: Member<Planned>[]): Promise<string | undefined>;
+}
+
+export interface ChangeSettings {
+  command: ChangeCommand;
+  options: TokenOptions;
+  secretFrom?: string;
+  delivery: SecretDelivery;
+  concurrency: number;
+  dpkgLockTimeoutSeconds: number;
+  /** keep the new state even when the smoke test fails */
+  noRollback: boolean;
+  smoke: boolean;
+  keepBackups: number;
+}
+
+export interface ChangeCallbacks {
+  /** the step a host's apply is on */
+  onEvent?(host: string, event: ApplyEvent): void;
+  /** Ctrl-C: stop every host at its next step and put it back */
+  interrupted?(): boolean;
+  /** every host planned (to show the plans), whether or not anything is to change */
+  onPlanned?(ready: Member<Planned>[]): void;
+  /** there are changes: go on (true), stop with nothing changed (false), or throw to refuse (e.g. no --yes without a terminal) */
+  confirm?(ready: Member<Planned>[]): Promise<boolean>;
+  /** something that did not stop the run, for the user to know */
+  onWarning?(host: string, warning: string): void;
+}
+
+export interface ChangeOutcome {
+  command: ChangeCommand;
+  members: Member<OpenHost>[];
+  /** every host, planned (empty when the run stopped before) */
+  ready: Member<Planned>[];
+  shared?: SharedCredentials;
+  /** the run reached the step of changing hosts */
+  applied: boolean;
+  /** some host's secret changed and stayed changed */
+  secretChanged: boolean;
+  delivered: ('exec' | 'secret-out')[];
+  /** what stopped the run as a whole (not one host's failure) */
+  runError?: ErrorInfo;
+  exitCode: number;
+  seconds: number;
+  results: HostResult[];
+}
+
+/** Refusals that need no host: checked before anything connects. */
+export async function checkChange(settings: Pick<ChangeSettings, 'command' | 'options' | 'delivery'>): Promise<void> {
+  const { delivery } = settings;
+  if (delivery.secretOut) await checkSecretOut(delivery.secretOut);
+  if (delivery.exec !== undefined && delivery.exec.trim() === '') {
+    throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
+  }
+  if (settings.command === 'rotate-secret' && settings.options.appSecret === undefined && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
+    throw new SettingsError(
+      'the new secret would reach nobody: rotate-secret never prints it unless asked',
+      'give --secret-out FILE (mode 0600), --exec CMD (gets it on stdin), or --show-secret (with --json: in the document); or choose the new secret yourself with --app-secret-file',
+    );
+  }
+}
+
+/** Opens, plans, confirms and changes every host of the run; always closes them. */
+export async function runChange(hosts: HostsRequest, settings: ChangeSettings, callbacks: ChangeCallbacks = {}): Promise<ChangeOutcome> {
+  const started = performance.now();
+  await checkChange(settings);
+  // The planner (Lua parser, templates) loads while the hosts connect and are read.
+  const planner = import('./planning.js');
+  const members = await openHosts(hosts);
+  try {
+    const broken = members.filter((m) => m.result.error).map((m) => m.entry.name);
+    if (broken.length > 0) {
+      notStarted(members, `${broken.join(', ')} could not be opened`);
+      return outcome(settings.command, members, started, {});
+    }
+    const { planHosts } = await planner;
+    const planning = planHosts(members, settings.options, { rotate: settings.command === 'rotate-secret', secretFrom: settings.secretFrom });
+    return await changePlanned(planning, settings, callbacks, started);
+  } finally {
+    await closeHosts(members);
+  }
+}
+
+/**
+ * Confirms and changes hosts already open and planned (setup opens and plans
+ * its one host itself, between its questions). The caller closes the hosts.
+ */
+export async function changePlanned(planning: Planning, settings: ChangeSettings, callbacks: ChangeCallbacks = {}, started = performance.now()): Promise<ChangeOutcome> {
+  const { members, shared } = planning;
+  if (planning.runError) {
+    notStarted(members, 'the hosts cannot share one app_id and secret as asked');
+    return outcome(settings.command, members, started, { shared, runError: errorInfo(planning.runError), exitCode: exitCodeFor(planning.runError) });
+  }
+  const ready = planning.ready;
+  if (!ready) {
+    notStarted(members, `${members.filter((m) => m.result.error).map((m) => m.entry.name).join(', ')} could not be planned`);
+    return outcome(settings.command, members, started, { shared });
+  }
+  callbacks.onPlanned?.(ready);
+  const converged = ready.every((m) => isEmpty(m.host!.plan));
+  if (!converged && callbacks.confirm) {
+    let go: boolean;
+    try {
+      go = await callbacks.confirm(ready);
+    } catch (error) {
+      notStarted(members, 'not confirmed');
+      return outcome(settings.command, members, started, { shared, ready, runError: errorInfo(error), exitCode: exitCodeFor(error) });
+    }
+    if (!go) {
+      notStarted(members, 'not confirmed');
+      return outcome(settings.command, members, started, { shared, ready, exitCode: EXIT.ok });
+    }
+  }
+
+  const delivered: ChangeOutcome['delivered'] = [];
+  const secretWillChange = ready.some((m) => m.host!.settings.previousSecret !== m.host!.settings.appSecret);
+  const { delivery } = settings;
+  const deliver = async () => {
+    if (secretWillChange && delivery.exec !== undefined) {
+      await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') });
+      delivered.push('exec');
+    }
+    const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));
+    if (file && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
+  };
+  const applied = await applyHosts(ready, {
+    concurrency: settings.concurrency,
+    dpkgLockTimeoutSeconds: settings.dpkgLockTimeoutSeconds,
+    noRollback: settings.noRollback,
+    interrupted: callbacks.interrupted,
+    smoke: settings.smoke ? (member) => smokeFor(member.host!, shared!.previousSecrets) : undefined,
+    onEvent: (member, event) => callbacks.onEvent?.(member.entry.name, event),
+    beforeCommit: deliver,
+  });
+  const secretChanged = ready.some((m) => (m.result.status === 'applied' || m.result.status === 'smoke-failed') && m.host!.settings.previousSecret !== m.host!.settings.appSecret);
+  if (!applied.interrupted && !applied.commitError && ready.every((m) => !m.result.error)) {
+    // Only after a run that succeeded: the newest backup is then this run's own.
+    await mapLimit(
+      ready.filter((m) => m.result.status === 'applied' && m.result.report?.backupDir),
+      settings.concurrency,
+      async (m) => {
+        try {
+          await pruneBackups(m.host!.connector, settings.keepBackups);
+        } catch (error) {
+          const warning = `could not remove backups beyond the newest ${settings.keepBackups}: ${(error as Error).message}`;
+          m.host!.plan.warnings.push(warning);
+          callbacks.onWarning?.(m.entry.name, warning);
+        }
+      },
+    );
+  }
+  const exitCode = applied.interrupted ? EXIT.interrupted : worstExitCode([...members.map((m) => m.result.exitCode), ...(applied.commitError ? [EXIT.rolledBack] : [])]);
+  return outcome(settings.command, members, started, { shared, ready, applied: true, secretChanged, delivered, runError: applied.commitError, exitCode });
+}
+
+function smokeFor(planned: Planned, previousSecrets: string[]) {
+  return async () => {
+    // The XMPP client and the token signer are loaded by the runs that smoke-test.
+    const { expectationsFor, runSmoke, tunnelTarget } = await import('../smoke/smoke.js');
+    return runSmoke(tunnelTarget(planned.connector, planned.facts, planned.plan.domain), expectationsFor(planned.settings, previousSecrets));
+  };
+}
+
+function outcome(command: ChangeCommand, members: Member<OpenHost>[], started: number, fields: Partial<Omit<ChangeOutcome, 'command' | 'members' | 'seconds' | 'results'>>): ChangeOutcome {
+  members.forEach(finishTimings);
+  return {
+    command,
+    members,
+    ready: [],
+    applied: false,
+    secretChanged: false,
+    delivered: [],
+    exitCode: worstExitCode(members.map((m) => m.result.exitCode)),
+    ...fields,
+    seconds: seconds(performance.now() - started),
+    results: members.map((m) => m.result),
+  };
+}

@@ -1,0 +1,37 @@
+// What a token-secured host signs with, read without changing anything (for
+// token and smoke, which take no lock).
+import type { Connector } from '../connector/types.js';
+import { SettingsError } from '../errors.js';
+import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
+import { chooseDomain, currentTokenState } from '../plan/resolve.js';
+import { connectHost, type HostsRequest } from './hosts.js';
+
+export interface HostCredentials {
+  domain: string;
+  appId: string;
+  appSecret: string;
+  /** the host makes moderators from the token (token_affiliation) */
+  moderatorFromToken: boolean;
+  facts: HostFacts;
+}
+
+export async function readHostCredentials(connector: Connector, requestedDomain?: string): Promise<HostCredentials> {
+  const facts = parseFacts((await connector.run(probeScript())).stdout);
+  const chosen = chooseDomain(facts, requestedDomain);
+  const current = currentTokenState(chosen);
+  if (!current.tokenAuth || !current.appId || !current.appSecret) {
+    throw new SettingsError(`${chosen.domain} on ${connector.label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
+  }
+  return { domain: chosen.domain, appId: current.appId, appSecret: current.appSecret, moderatorFromToken: current.moderatorFromToken, facts };
+}
+
+/** Connects to the run's one host, reads what it signs with, and closes the connection. */
+export async function credentialsOf(hosts: HostsRequest, requestedDomain?: string): Promise<HostCredentials> {
+  const [entry] = hosts.entries;
+  const connector = await connectHost(entry, hosts.connection, hosts.sudoPassword(entry), hosts.questions);
+  try {
+    return await readHostCredentials(connector, entry.domain ?? requestedDomain);
+  } finally {
+    await connector.close();
+  }
+}
