@@ -249,7 +249,8 @@ export class TestBed {
 
   /** Mounts the host's root: the base under an overlay; `fresh` drops what earlier boots wrote. */
   private async mountRoot(host: string, fresh: boolean): Promise<void> {
-    if (this.mounted(host)) return;
+    // A host made before bases existed runs on its root directory as it is, until its next reset.
+    if (this.mounted(host) || !existsSync(this.baseDir(host))) return;
     const dir = this.hostDir(host);
     const [upper, work, root] = ['upper', 'work', 'root'].map((d) => path.join(dir, d));
     if (fresh) await execa('rm', ['-rf', '--one-file-system', upper, work]);
