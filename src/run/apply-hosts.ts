@@ -16,7 +16,7 @@ export interface PlannedHost {
   plan: Plan;
 }
 
-export interface FleetApplyOptions<Host extends PlannedHost> {
+export interface ApplyHostsOptions<Host extends PlannedHost> {
   concurrency: number;
   dpkgLockTimeoutSeconds: number;
   noRollback: boolean;
@@ -29,7 +29,7 @@ export interface FleetApplyOptions<Host extends PlannedHost> {
   beforeCommit?: () => Promise<void>;
 }
 
-export interface FleetApplyOutcome {
+export interface ApplyHostsOutcome {
   /** the first host that failed, or the step before commit that did */
   failedAt?: string;
   commitError?: ErrorInfo;
@@ -37,7 +37,7 @@ export interface FleetApplyOutcome {
 }
 
 /** Applies every member's plan, all or nothing. Members must all be open and planned. */
-export async function applyHosts<Host extends PlannedHost>(members: Member<Host>[], options: FleetApplyOptions<Host>): Promise<FleetApplyOutcome> {
+export async function applyHosts<Host extends PlannedHost>(members: Member<Host>[], options: ApplyHostsOptions<Host>): Promise<ApplyHostsOutcome> {
   let failedAt: string | undefined;
   const userStop = () => options.interrupted?.() ?? false;
   // With --no-rollback a failed host keeps its new state, and so do the others.

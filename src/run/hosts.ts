@@ -103,27 +103,35 @@ export interface OpenHost {
   release(): Promise<void>;
 }
 
-/** Takes a connected host's lock and reads the host; closes the connection on failure. The caller must release(). */
+/**
+ * Takes the host's lock and runs `whileHeld` under it, in one round trip;
+ * resolves with what that printed, the lock still held until release().
+ * Refuses a held lock (LockHeldError) or one that cannot be taken (LockError).
+ */
+export async function takeLock(connector: Connector, whileHeld: string): Promise<HeldScript> {
+  const held = await connector.hold(lockScript(whileHeld), { until: HELD_MARK });
+  const answer = parseLockAnswer(held.firstLine);
+  if (answer.state === 'locked') return held;
+  await held.release().catch(() => {});
+  throw answer.state === 'busy' ? new LockHeldError(connector.label, answer) : new LockError(connector.label, answer.reason);
+}
+
+/** Takes a connected host's lock and reads the host under it; closes the connection on failure. The caller must release(). */
 export async function lockAndRead(connector: Connector): Promise<OpenHost> {
-  let lock: HeldScript | undefined;
+  let held: HeldScript | undefined;
   try {
-    // The lock, and the probe under it, in one round trip.
-    const held = await connector.hold(lockScript(probeScript()), { until: HELD_MARK });
-    lock = held;
-    const answer = parseLockAnswer(held.firstLine);
-    if (answer.state === 'busy') throw new LockHeldError(connector.label, answer);
-    if (answer.state === 'error') throw new LockError(connector.label, answer.reason);
-    const facts = parseFacts(held.output);
+    held = await takeLock(connector, probeScript());
+    const lock = held;
     return {
       connector,
-      facts,
+      facts: parseFacts(lock.output),
       release: async () => {
-        await held.release().catch(() => {});
+        await lock.release().catch(() => {});
         await connector.close().catch(() => {});
       },
     };
   } catch (error) {
-    await lock?.release().catch(() => {});
+    await held?.release().catch(() => {});
     await connector.close().catch(() => {});
     throw error;
   }

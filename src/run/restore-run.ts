@@ -6,14 +6,12 @@
 import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../facts/backups.js';
-import { HELD_MARK, lockScript, parseLockAnswer } from '../apply/scripts.js';
 import { ScriptExitedError } from '../connector/errors.js';
-import type { HeldScript } from '../connector/types.js';
-import { EXIT, LockError, LockHeldError, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
+import { EXIT, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
 import { parseFacts, probeScript, TOKEN_LUA_MODULES, type HostFacts } from '../facts/probe.js';
 import { isEmpty } from '../plan/changes.js';
 import { planRestore, type RestorePlanning } from '../plan/restore.js';
-import { connectHost, type HostsRequest } from './hosts.js';
+import { connectHost, takeLock, type HostsRequest } from './hosts.js';
 import type { HostEntry } from './inventory.js';
 import { countRoundTrips, fail, finishTimings, newMember, seconds, type CountedConnector, type HostResult } from './results.js';
 
@@ -57,23 +55,16 @@ export interface RestoreOutcome {
 
 /** The host's lock and, in one script, what restore reads (the probe only when it plans). The caller must release(). */
 async function lockAndReadBackups(connector: CountedConnector, choice: string | undefined): Promise<{ reading: BackupsReading; facts?: HostFacts; release(): Promise<void> }> {
-  let held: HeldScript | undefined;
-  try {
-    // The lock, and what restore reads under it, in one round trip.
-    held = await connector.hold(lockScript(choice === undefined ? backupsScript(undefined) : `${probeScript()}\n${backupsScript(choice)}`), { until: HELD_MARK });
-    const answer = parseLockAnswer(held.firstLine);
-    if (answer.state === 'busy') throw new LockHeldError(connector.label, answer);
-    if (answer.state === 'error') throw new LockError(connector.label, answer.reason);
-    const output = held.output;
-    const reading = parseBackupsOutput(output);
-    if (!reading) throw new ScriptExitedError(connector.label, 0, `the backups could not be read: ${output.slice(-300)}`);
-    const facts = choice === undefined ? undefined : parseFacts(output.slice(0, output.indexOf('\n@@backups\n') + 1));
-    const lock = held;
-    return { reading, facts, release: () => lock.release().catch(() => {}) };
-  } catch (error) {
-    await held?.release().catch(() => {});
-    throw error;
+  // The lock, and what restore reads under it, in one round trip.
+  const held = await takeLock(connector, choice === undefined ? backupsScript(undefined) : `${probeScript()}\n${backupsScript(choice)}`);
+  const output = held.output;
+  const reading = parseBackupsOutput(output);
+  if (!reading) {
+    await held.release().catch(() => {});
+    throw new ScriptExitedError(connector.label, 0, `the backups could not be read: ${output.slice(-300)}`);
   }
+  const facts = choice === undefined ? undefined : parseFacts(output.slice(0, output.indexOf('\n@@backups\n') + 1));
+  return { reading, facts, release: () => held.release().catch(() => {}) };
 }
 
 export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'entries' | 'concurrency'>, request: RestoreRequest, callbacks: RestoreCallbacks = {}): Promise<RestoreOutcome> {

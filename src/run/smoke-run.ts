@@ -8,7 +8,7 @@ import { EXIT, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { expectationsFor, runSmoke, tunnelTarget, type SmokeReport } from '../smoke/smoke.js';
 import { credentialsOf, readHostCredentials, type HostCredentials } from './credentials.js';
-import { connectHost, openMembers, type HostsRequest } from './hosts.js';
+import { closeHosts, connectHost, openMembers, type HostsRequest } from './hosts.js';
 import { fail, finishTimings, mapLimit, seconds, worstExitCode, type HostResult } from './results.js';
 
 export interface SmokeOutcome {
@@ -57,7 +57,7 @@ export async function smokeHosts(hosts: HostsRequest, options: TokenOptions): Pr
     const results = members.map((m) => m.result);
     return { exitCode: worstExitCode(results.map((r) => r.exitCode)), seconds: seconds(performance.now() - started), results };
   } finally {
-    await Promise.all(members.map((m) => m.connector?.close()));
+    await closeHosts(members);
   }
 }
 
