@@ -1,8 +1,10 @@
 // Turns an unpacked Debian root file system into a Jitsi-shaped test host, the
 // way Jitsi's packages leave a real box: users and keys, sshd and Prosody bound
-// to the host's own address, the stock domain config, certificates, the focus
-// account, token plugin stand-ins (or given plugins), jicofo and videobridge
-// stand-ins. Runs before the host boots, from outside it.
+// to the host's own address, the stock domain config and web config.js,
+// certificates, the focus account, Jibri's recorder and Jigasi's accounts,
+// token plugin stand-ins (or given plugins), jicofo and videobridge stand-ins.
+// Runs before the host boots, from outside it.
+import { createHash, createHmac, pbkdf2Sync, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOTFS_OVERLAY = path.join(HERE, 'rootfs');
 export const STANDIN_PLUGINS = path.join(HERE, 'plugins');
 export const STOCK_DOMAIN_CONFIGS = { '2024': path.join(HERE, 'domain', 'jitsi-meet-2024.cfg.lua'), '2026': path.join(HERE, 'domain', 'jitsi-meet-2026.cfg.lua') };
+export const STOCK_WEB_CONFIG = path.join(HERE, 'web', 'config.js');
 export const PLUGIN_DIR = '/usr/share/jitsi-meet/prosody-plugins';
 
 export interface HostSpec {
@@ -33,6 +36,66 @@ export interface Credentials {
   hostKey: string;
   userPublicKey: string;
   sudoPassword: string;
+}
+
+/** An XMPP account a Jitsi component logs in with (password auth on an internal_hashed host). */
+export interface ServiceAccount {
+  user: string;
+  /** the Prosody VirtualHost it lives on */
+  host: string;
+  jid: string;
+  password: string;
+}
+
+/**
+ * The accounts every test host has besides focus, as Jitsi's components leave
+ * them: Jibri's recorder (recorder@recorder.<domain>, registered by hand as
+ * Jibri's README says) and Jigasi (jigasi@auth.<domain>, registered by
+ * jigasi's package script). Their passwords derive from the host's focus
+ * password, so a test reads them from the host record; on the host they are
+ * in /etc/jitsi-testbed/host.env as RECORDER_PASSWORD and JIGASI_PASSWORD.
+ */
+export function serviceAccounts(host: Pick<HostSpec, 'domain' | 'focusPassword'>): { recorder: ServiceAccount; jigasi: ServiceAccount } {
+  const account = (user: string, on: string): ServiceAccount => ({
+    user,
+    host: on,
+    jid: `${user}@${on}`,
+    password: createHmac('sha256', host.focusPassword).update(`jitsi-testbed ${user}@${on}`).digest('base64url').slice(0, 16),
+  });
+  return { recorder: account('recorder', `recorder.${host.domain}`), jigasi: account('jigasi', `auth.${host.domain}`) };
+}
+
+/** A host's or store's directory name under /var/lib/prosody, escaped as Prosody's datamanager does. */
+function prosodyStoreDir(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * The accounts/<user>.dat file mod_auth_internal_hashed writes for a new
+ * account (SCRAM-SHA-1 with Prosody's default 10000 iterations); Prosody 13
+ * also records when it was created and updated.
+ */
+export function internalHashedAccount(password: string, suite: Suite, salt = randomUUID(), now = Math.floor(Date.now() / 1000)): string {
+  const iterations = 10000;
+  const salted = pbkdf2Sync(password, salt, iterations, 20, 'sha1');
+  const storedKey = createHash('sha1').update(createHmac('sha1', salted).update('Client Key').digest()).digest('hex');
+  const serverKey = createHmac('sha1', salted).update('Server Key').digest('hex');
+  const fields: [string, string | number][] = [
+    ...(suite === 'trixie' ? ([['created', now]] as [string, number][]) : []),
+    ['iteration_count', iterations],
+    ['salt', salt],
+    ['server_key', serverKey],
+    ['stored_key', storedKey],
+    ...(suite === 'trixie' ? ([['updated', now]] as [string, number][]) : []),
+  ];
+  const lines = fields.map(([key, value]) => `\t["${key}"] = ${typeof value === 'number' ? value : `"${value}"`};`);
+  return `return {\n${lines.join('\n')}\n};\n`;
+}
+
+/** The stock web config.js with the placeholder replaced, as jitsi-meet-web-config's install script does; the 2024 generation has WebSocket commented out. */
+export function stockWebConfig(template: string, domain: string, generation: HostSpec['generation']): string {
+  const text = generation === '2024' ? template.replace(/^ {4}websocket: /m, '    // websocket: ') : template;
+  return text.replaceAll('jitsi-meet.example.com', domain);
 }
 
 async function write(root: string, file: string, content: string, mode = 0o644): Promise<void> {
@@ -57,10 +120,12 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
   await fs.copyFile('/etc/resolv.conf', path.join(root, 'etc/resolv.conf')).catch(() => {});
   await write(root, 'etc/hostname', `${host.name}\n`);
   await write(root, 'etc/hosts', `127.0.0.1 localhost\n${address} ${host.name} ${domain} auth.${domain}\n`);
+  const accounts = serviceAccounts(host);
   await write(
     root,
     'etc/jitsi-testbed/host.env',
-    `DOMAIN=${domain}\nADDRESS=${address}\nFOCUS_PASSWORD=${host.focusPassword}\n`,
+    `DOMAIN=${domain}\nADDRESS=${address}\nFOCUS_PASSWORD=${host.focusPassword}\n` +
+      `RECORDER_PASSWORD=${accounts.recorder.password}\nJIGASI_PASSWORD=${accounts.jigasi.password}\n`,
     0o600,
   );
 
@@ -141,7 +206,7 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
   // focus.<domain> focus@auth.<domain>): focus's roster lets client_proxy on
   // focus.<domain> see focus's presence from its first login on, whatever the
   // order Prosody and Jicofo start in.
-  const storeDir = (host: string) => host.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const storeDir = prosodyStoreDir;
   const roster = `/var/lib/prosody/${storeDir(`auth.${domain}`)}/roster`;
   await write(
     root,
@@ -150,6 +215,17 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
     0o640,
   );
   await inHost(root, `chown -R prosody:prosody /var/lib/prosody/${storeDir(`auth.${domain}`)} && chmod 750 /var/lib/prosody/${storeDir(`auth.${domain}`)} ${roster}`);
+
+  // Jibri's recorder and Jigasi's accounts, as `prosodyctl register` leaves
+  // them (written directly: Prosody 13's prosodyctl needs the running server).
+  for (const account of [accounts.recorder, accounts.jigasi]) {
+    const hostDir = `/var/lib/prosody/${storeDir(account.host)}`;
+    await write(root, `${hostDir}/accounts/${storeDir(account.user)}.dat`, internalHashedAccount(account.password, host.suite), 0o640);
+    await inHost(root, `chown -R prosody:prosody ${hostDir} && chmod 750 ${hostDir} ${hostDir}/accounts`);
+  }
+
+  // The web client's config, as jitsi-meet-web-config copies it (root-owned, world-readable: nginx serves it).
+  await write(root, `etc/jitsi/meet/${domain}-config.js`, stockWebConfig(await fs.readFile(STOCK_WEB_CONFIG, 'utf8'), domain, host.generation), 0o644);
 
   for (const name of [domain, `auth.${domain}`]) {
     const key = path.join(root, `etc/prosody/certs/${name}.key`);

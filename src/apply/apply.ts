@@ -42,11 +42,26 @@ export interface ApplyReport {
   newFindings: string[];
 }
 
-/** Lines `prosodyctl check config` prints after the change that it did not print before. */
+/**
+ * Lines `prosodyctl check config` prints after the change beyond those it
+ * printed before. Positions (`file.cfg.lua:75:`) are left out of the
+ * comparison, since lines the change inserts renumber every finding below
+ * them, and findings are counted: a warning already there does not block, a
+ * second copy of it (the change duplicated an option) does.
+ */
 export function introducedFindings(before: string[], after: string[]): string[] {
-  const normalise = (line: string) => line.trim();
-  const seen = new Set(before.map(normalise));
-  return after.map(normalise).filter((line) => line !== '' && !seen.has(line) && !/^(All checks passed|Done\.?)$/i.test(line));
+  const key = (line: string) => line.trim().replace(/^startup\s+warn\s+/, '').replace(/(\.lua):\d+:/g, '$1:');
+  const counts = new Map<string, number>();
+  for (const line of before) counts.set(key(line), (counts.get(key(line)) ?? 0) + 1);
+  const introduced: string[] = [];
+  for (const line of after) {
+    const k = key(line);
+    if (k === '' || /^(All checks passed|Done\.?)/i.test(k)) continue;
+    const left = counts.get(k) ?? 0;
+    if (left > 0) counts.set(k, left - 1);
+    else introduced.push(line.trim());
+  }
+  return introduced;
 }
 
 export async function applyPlan(connector: Connector, facts: HostFacts, plan: Plan, options: ApplyOptions): Promise<ApplyReport> {

@@ -54,6 +54,9 @@ function commonOptions(command: Command): Command {
     .addOption(option('--audiences <list>', 'accepted aud values, comma-separated (default: any)', LIST))
     .addOption(option('--no-room-check', "do not enforce the token's room claim at room join (token_verification)", BOOLEAN))
     .addOption(option('--moderator-from-token', 'make token holders with context.user.moderator (or affiliation owner) moderators: token_affiliation, and Jicofo stops making the first joiner moderator', BOOLEAN))
+    .addOption(option('--guests', 'let guests in once a token holder is in the room: guest.<domain>, muc_wait_for_host, anonymousdomain in config.js', BOOLEAN))
+    .addOption(option('--no-guests', 'remove the guest setup again (default: leave it as it is)', BOOLEAN))
+    .addOption(option('--allow-without-token <jid-or-domain>', 'also let this domain or bare JID join without a token (repeatable; Jibri and Jigasi found on the host are added anyway)', LIST, { repeatable: true }))
     .addOption(option('--show-secret', 'show app_secret in the output (hidden by default)', BOOLEAN));
 }
 

@@ -26,8 +26,10 @@ export function envName(option: Option): string {
  * An option read by its kind's reader, also from its environment variable
  * unless `env: false`. Booleans are flags; the others take a value.
  */
-export function option(flags: string, description: string, kind: OptionKind, extra: { default?: unknown; env?: boolean; choices?: string[] } = {}): Option {
+export function option(flags: string, description: string, kind: OptionKind, extra: { default?: unknown; env?: boolean; choices?: string[]; repeatable?: boolean } = {}): Option {
   const made = new Option(flags, description);
+  // A list flag given several times reads as one comma-separated list.
+  if (extra.repeatable) made.argParser((value: string, previous: unknown) => (typeof previous === 'string' ? `${previous},${value}` : value));
   if (extra.default !== undefined) made.default(extra.default);
   if (extra.choices) made.choices(extra.choices);
   const env = extra.env !== false;
@@ -77,6 +79,9 @@ export function readOptionValues(command: Command, env: NodeJS.ProcessEnv = proc
     const text = declaration.env ? env[variable] : undefined;
     if (text !== undefined && text.trim() !== '') {
       const read = readValue(kind, text, variable);
+      // JITSI_JWT_NO_GUESTS=0 beside --guests: neither flag, the setting stays open.
+      const twin = declared.negate && command.options.some((o) => o !== declared && !o.negate && o.attributeName() === key);
+      if (twin && read === false) continue;
       // JITSI_JWT_NO_ROOM_CHECK=1 means what --no-room-check means: room checks off.
       command.setOptionValueWithSource(key, kind.type === 'boolean' && declared.negate ? !read : read, 'env');
     } else if (typeof value === 'string' && kind.type !== 'string' && kind.type !== 'boolean') {

@@ -89,12 +89,18 @@ export function progressFor(count: number, json: boolean, describe: (event: Appl
 }
 
 /** Ctrl-C during a change: finish the step under way, then put the hosts back. */
-export function interruptibly<T>(body: (interrupted: () => boolean) => Promise<T>): Promise<T> {
+export function interruptibly<T>(
+  body: (interrupted: () => boolean) => Promise<T>,
+  options: { message?: string; secondExits?: boolean } = {},
+): Promise<T> {
   let stop = false;
   const onSignal = () => {
-    if (stop) return;
+    if (stop) {
+      if (options.secondExits) process.exit(130);
+      return;
+    }
     stop = true;
-    process.stderr.write('\ninterrupted: finishing the current step, then putting the host back as it was (every host, on a fleet)\n');
+    process.stderr.write(`\n${options.message ?? 'interrupted: finishing the current step, then putting the host back as it was (every host, on a fleet)'}\n`);
   };
   process.on('SIGINT', onSignal);
   return body(() => stop).finally(() => process.off('SIGINT', onSignal));

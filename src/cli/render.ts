@@ -76,17 +76,35 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
   }
   out.push('');
   out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)', shared: "the fleet's, from the other hosts" }[plan.secretSource]}`);
+  out.push(...renderAccess(plan));
   for (const warning of plan.warnings) out.push(yellow(style, `warning: ${warning}`));
   return out.join('\n');
+}
+
+/** Who joins without a token once the plan is applied, each with why. */
+export function renderAccess(plan: Plan): string[] {
+  const access = plan.access;
+  if (!access) return [];
+  const out: string[] = [];
+  if (access.identities.length > 0) {
+    out.push('without a token (token_verification_allowlist):');
+    for (const identity of access.identities) out.push(`  ${identity.entry}: ${identity.reason}${identity.lobby ? '; also past the lobby' : ''}`);
+    out.push('  everyone else needs a token; a client without one on the main domain is refused');
+  }
+  out.push(access.guests ? `guests: on (they wait on guest.${plan.domain} until a token holder is in the room)` : 'guests: off (turn on with --guests)');
+  return out;
 }
 
 export function renderSmoke(report: SmokeReport, style: Style): string {
   const width = Math.max(...report.cases.map((c) => c.name.length));
   const rows = report.cases.map((c) => {
     const mark = { pass: green(style, 'ok  '), fail: red(style, 'FAIL'), inconclusive: yellow(style, 'INCONCLUSIVE') }[c.verdict];
-    return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(8)}  ${c.observed}`;
+    return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(11)}  ${c.observed}`;
   });
-  return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows].join('\n');
+  const leftovers = report.leftovers?.length
+    ? [yellow(style, `warning: could not remove the test account(s) ${report.leftovers.join(', ')}; the next smoke test on this host removes them (or: prosodyctl deluser JID)`)]
+    : [];
+  return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows, ...leftovers].join('\n');
 }
 
 export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string }, style: Style): string {

@@ -55,8 +55,9 @@ export function hostDocument(result: HostResult, showSecret: boolean, secrets: r
     restarts: plan?.restarts ?? [],
     restartReasons: plan?.restartReasons ?? [],
     warnings: plan?.warnings ?? [],
+    access: plan?.access ? { withoutToken: plan.access.identities, guests: plan.access.guests } : null,
     applied: report ? { changed: report.changed, installed: report.installed, backupDir: report.backupDir ?? null, restarted: report.restarted } : null,
-    smoke: result.smoke ? { ok: result.smoke.ok, seconds: result.smoke.seconds, cases: result.smoke.cases } : null,
+    smoke: result.smoke ? { ok: result.smoke.ok, seconds: result.smoke.seconds, cases: result.smoke.cases, ...(result.smoke.leftovers ? { leftovers: result.smoke.leftovers } : {}) } : null,
     timings: {
       connectSeconds: result.timings.connectSeconds ?? null,
       readSeconds: result.timings.readSeconds ?? null,

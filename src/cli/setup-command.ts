@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../errors.js';
 import { isEmpty } from '../plan/changes.js';
 import { currentTokenState, jitsiDomains } from '../plan/resolve.js';
+import { guestsEnabled } from '../plan/access.js';
+import { findConferenceComponent } from '../prosody/domain-config.js';
 import { changePlanned } from '../run/change-run.js';
 import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
 import { planHosts } from '../run/planning.js';
@@ -84,6 +86,11 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
   const moderatorFromToken = plugins.has('mod_token_affiliation.lua')
     ? await ask<boolean>({ type: 'confirm', message: 'Make moderators from the token (context.user.moderator) instead of the first joiner?', initial: current.moderatorFromToken })
     : undefined;
+  const chosen = domains.find((d) => d.domain === domainName)!;
+  const guestsNow = guestsEnabled(chosen.config, findConferenceComponent(chosen.config, domainName)?.name, domainName);
+  const guests = ['mod_muc_wait_for_host.lua', 'mod_persistent_lobby.lua', 'mod_muc_lobby_rooms.lua'].every((p) => plugins.has(p))
+    ? await ask<boolean>({ type: 'confirm', message: `Let guests in without a token once a token holder is in the room (they wait on guest.${domainName})?`, initial: guestsNow })
+    : undefined;
   let issuers = current.issuers;
   let audiences = current.audiences;
   if (await ask<boolean>({ type: 'confirm', message: 'Advanced: restrict accepted issuers and audiences?', initial: false })) {
@@ -101,6 +108,8 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
     roomCheck,
     moderatorFromToken: moderatorFromToken || undefined,
     allowWeakSecret: Boolean(flags.allowWeakSecret),
+    // Unchanged answers leave the guest setup as it is.
+    guests: guests === undefined || guests === guestsNow ? undefined : guests,
   };
 }
 

@@ -4,6 +4,7 @@ import { SettingsError } from '../errors.js';
 import { smokeHosts, smokeUrl, type SmokeOutcome } from '../run/smoke-run.js';
 import { readTokenOptions } from '../settings/settings.js';
 import { hostsRequest, type FleetFlags } from './flags.js';
+import { interruptibly } from './progress.js';
 import { renderFleetTable, renderSmoke, styleFor, writeError } from './render.js';
 import { printDocument, runDocument } from './run-document.js';
 
@@ -21,7 +22,12 @@ export async function smokeCommand(targets: string[], flags: SmokeFlags): Promis
     const fromHost = targets.length > 0 || flags.local ? await hostsRequest('smoke', targets, flags) : undefined;
     outcome = await smokeUrl({ url: flags.url, ca: flags.ca, insecure: flags.insecure }, options, fromHost);
   } else {
-    outcome = await smokeHosts(await hostsRequest('smoke', targets, flags), options);
+    const hosts = await hostsRequest('smoke', targets, flags);
+    // The test's throwaway accounts are removed when it ends: a first Ctrl-C lets it end.
+    outcome = await interruptibly(() => smokeHosts(hosts, options), {
+      message: 'interrupted: finishing the smoke test, which removes its temporary accounts (Ctrl-C again to quit now)',
+      secondExits: true,
+    });
   }
   const { results, exitCode } = outcome;
   if (flags.json) {

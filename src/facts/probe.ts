@@ -17,7 +17,11 @@ export const LUA_MODULE_PACKAGES: Record<LuaModule, string> = {
 };
 
 export const PLUGIN_DIR = '/usr/share/jitsi-meet/prosody-plugins';
-const PACKAGES_OF_INTEREST = [...new Set(Object.values(LUA_MODULE_PACKAGES)), 'prosody', 'jitsi-meet-prosody', 'jitsi-meet-tokens', 'jicofo', 'jitsi-videobridge2'];
+const PACKAGES_OF_INTEREST = [...new Set(Object.values(LUA_MODULE_PACKAGES)), 'prosody', 'jitsi-meet-prosody', 'jitsi-meet-tokens', 'jicofo', 'jitsi-videobridge2', 'jibri', 'jigasi'];
+/** Prosody's data directory: one directory per host, named with %XX escapes (auth%2emeet%2eexample%2ecom). */
+const PROSODY_DATA = '/var/lib/prosody';
+export const JIGASI_PROPERTIES = '/etc/jitsi/jigasi/sip-communicator.properties';
+export const WEB_CONFIG_DIR = '/etc/jitsi/meet';
 const MARK = '@@jitsi-jwt:';
 
 export interface DomainFile {
@@ -56,6 +60,29 @@ export interface HostFacts {
   services: Record<ServiceName, ServiceState>;
   /** IPv4 address:port pairs Prosody listens on */
   listening: string[];
+  /** account names on the hosts where Jitsi's components log in (auth.*, recorder.*, hidden.*), by host */
+  accounts: Record<string, string[]>;
+  /** the XMPP account Jigasi logs in with (from its sip-communicator.properties) */
+  jigasiUser?: string;
+  /** Jitsi Meet's web configs, /etc/jitsi/meet/<domain>-config.js */
+  webConfigs: WebConfigFile[];
+}
+
+export interface WebConfigFile {
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+  text: string;
+}
+
+/** Prosody's store directory name of a host or user: every character but letters and digits as %xx. */
+export function prosodyStoreName(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function fromStoreName(name: string): string {
+  return name.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** Where to reach Prosody's HTTP port from the host itself: the address it listens on (any → loopback). */
@@ -107,6 +134,18 @@ ${section('services')}
 for s in ${SERVICES.join(' ')}; do
 	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi
 	printf '%s\\t%s\\t%s\\n' "$s" "$installed" "$(service_pids "$s" | tr '\\n' ' ')"
+done
+${section('accounts')}
+for d in ${PROSODY_DATA}/auth%2e*/accounts ${PROSODY_DATA}/recorder%2e*/accounts ${PROSODY_DATA}/hidden%2e*/accounts; do
+	[ -d "$d" ] || continue
+	h=\${d%/accounts}; h=\${h##*/}
+	for f in "$d"/*.dat; do [ -e "$f" ] && { n=\${f##*/}; printf '%s\t%s\n' "$h" "\${n%.dat}"; }; done
+done
+${section('jigasi-user')}; sed -n 's/^org\.jitsi\.jigasi\.xmpp\.acc\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
+${section('web-configs')}
+for f in ${WEB_CONFIG_DIR}/*-config.js; do
+	[ -f "$f" ] || continue
+	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
 done
 ${section('end')}
 `;
@@ -192,6 +231,22 @@ export function parseFacts(output: string): HostFacts {
     pureLuaFiles,
     jicofoConf: jicofo ? Buffer.from(jicofo, 'base64').toString('utf8') : undefined,
     services,
+    accounts: parseAccounts(s.get('accounts')),
+    jigasiUser: lines(s.get('jigasi-user'))[0]?.trim() || undefined,
+    webConfigs: lines(s.get('web-configs')).map((line) => {
+      const [path, mode, owner, group, content] = line.split('\t');
+      return { path, mode, owner, group, text: Buffer.from(content ?? '', 'base64').toString('utf8') };
+    }),
     listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
   };
+}
+
+function parseAccounts(section: string | undefined): Record<string, string[]> {
+  const accounts: Record<string, string[]> = {};
+  for (const line of lines(section)) {
+    const [host, user] = line.split('\t');
+    if (!host || !user) continue;
+    (accounts[fromStoreName(host)] ??= []).push(fromStoreName(user));
+  }
+  return accounts;
 }

@@ -3,6 +3,7 @@
 // or shows a plan does not load the planner (the Lua parser, the templates).
 import type { ServiceName } from '../facts/services.js';
 import type { ResolvedSettings } from './resolve.js';
+import type { TokenlessIdentity } from './access.js';
 
 export interface FileChange {
   path: string;
@@ -45,6 +46,8 @@ export interface Plan {
   /** why the services restart */
   restartReasons: string[];
   warnings: string[];
+  /** who joins without a token once applied (token_verification_allowlist), and whether guests wait for a host */
+  access?: { identities: TokenlessIdentity[]; guests: boolean };
 }
 
 export function isEmpty(plan: Plan): boolean {

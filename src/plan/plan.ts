@@ -1,11 +1,14 @@
 // Pure planning: what the host has (facts) and what the user wants (settings)
 // in, the changes still needed out. No I/O. An empty plan means converged.
 import { createTwoFilesPatch } from 'diff';
-import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, type DomainFile, type HostFacts } from '../facts/probe.js';
+import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, WEB_CONFIG_DIR, type DomainFile, type HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner } from '../jicofo/jicofo-conf.js';
+import { findConferenceComponent, parseDomainConfig } from '../prosody/domain-config.js';
+import { editAnonymousDomain } from '../web/config-js.js';
+import { planAccess } from './access.js';
 
 export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
@@ -35,6 +38,9 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     throw new HostStateError(`mod_token_verification.lua is not in ${facts.plugins.dir}, so room checks cannot be enabled`, 'upgrade jitsi-meet-prosody, or pass --no-room-check');
   }
 
+  const config = parseDomainConfig(domainFile.text, domainFile.path);
+  const access = planAccess(facts, config, settings, findConferenceComponent(config, settings.domain)?.name);
+  warnings.push(...access.warnings);
   const edit = editForTokenAuth(domainFile.text, {
     domain: settings.domain,
     appId: settings.appId,
@@ -45,6 +51,9 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     audiences: settings.audiences,
     roomCheck: settings.roomCheck,
     moderatorFromToken: settings.moderatorFromToken,
+    allowlist: access.allowlist,
+    lobbyWhitelist: access.lobbyWhitelist,
+    guests: access.guests,
   }, domainFile.path);
   warnings.push(...(edit.warnings ?? []));
   const contentChanged = edit.text !== domainFile.text;
@@ -77,6 +86,27 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     if (after !== facts.jicofoConf) {
       jicofoChanged = true;
       files.push({ path: JICOFO_CONF, purpose: 'Jicofo stops making the first joiner moderator (the token decides)', before: facts.jicofoConf, after, diff: unifiedDiff(JICOFO_CONF, facts.jicofoConf, after) });
+    }
+  }
+
+  if (access.guests) {
+    // The web client learns the guest domain from config.js (anonymousdomain); nothing restarts for it.
+    const path = `${WEB_CONFIG_DIR}/${settings.domain}-config.js`;
+    const web = facts.webConfigs.find((w) => w.path === path);
+    if (web) {
+      const after = editAnonymousDomain(web.text, access.guests.enable ? access.guests.domain : undefined, path);
+      warnings.push(...after.warnings);
+      if (after.text !== web.text) {
+        files.push({
+          path,
+          purpose: access.guests.enable ? `the web client logs guests in on ${access.guests.domain}` : 'the web client no longer offers guest login',
+          before: web.text,
+          after: after.text,
+          diff: unifiedDiff(path, web.text, after.text),
+        });
+      }
+    } else if (access.guests.enable) {
+      warnings.push(`there is no ${path} here (the web front end may run elsewhere): set anonymousdomain: '${access.guests.domain}' in the hosts section of its config.js`);
     }
   }
 
@@ -131,6 +161,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     restarts,
     restartReasons,
     warnings,
+    access: { identities: access.identities, guests: access.guestDomain !== undefined },
   };
 }
 

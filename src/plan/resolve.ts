@@ -19,6 +19,10 @@ export interface ResolvedSettings {
   audiences?: string[];
   roomCheck: boolean;
   moderatorFromToken?: boolean;
+  /** undefined: leave the guest setup as it is */
+  guests?: boolean;
+  allowWithoutToken?: string[];
+  accessUnchanged?: boolean;
 }
 
 export interface Resolution {
@@ -147,6 +151,9 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
       audiences: options.audiences,
       roomCheck: options.roomCheck,
       moderatorFromToken: options.moderatorFromToken,
+      guests: options.guests,
+      allowWithoutToken: options.allowWithoutToken ?? [],
+      accessUnchanged: options.accessUnchanged,
     },
   };
 }

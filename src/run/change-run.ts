@@ -185,8 +185,14 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
 function smokeFor(planned: Planned, previousSecrets: string[]) {
   return async () => {
     // The XMPP client and the token signer are loaded by the runs that smoke-test.
-    const { expectationsFor, runSmoke, tunnelTarget } = await import('../smoke/smoke.js');
-    return runSmoke(tunnelTarget(planned.connector, planned.facts, planned.plan.domain), expectationsFor(planned.settings, previousSecrets));
+    const [{ expectationsFor, runSmoke, tunnelTarget }, { HostAccounts }, { accessAfterPlan }] = await Promise.all([
+      import('../smoke/smoke.js'), import('../smoke/accounts.js'), import('../plan/access.js'),
+    ]);
+    return runSmoke(
+      tunnelTarget(planned.connector, planned.facts, planned.plan.domain),
+      expectationsFor(planned.settings, previousSecrets, accessAfterPlan(planned.facts, planned.plan)),
+      { accounts: new HostAccounts(planned.connector) },
+    );
   };
 }
 

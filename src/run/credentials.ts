@@ -5,6 +5,8 @@ import { SettingsError } from '../errors.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
 import { chooseDomain, currentTokenState } from '../plan/resolve.js';
 import { connectHost, type HostsRequest } from './hosts.js';
+import { accessToProve } from '../plan/access.js';
+import type { AccessExpectations } from '../smoke/smoke.js';
 
 export interface HostCredentials {
   domain: string;
@@ -13,6 +15,8 @@ export interface HostCredentials {
   /** the host makes moderators from the token (token_affiliation) */
   moderatorFromToken: boolean;
   facts: HostFacts;
+  /** who else the host lets in without a token, to prove */
+  access: AccessExpectations;
 }
 
 export async function readHostCredentials(connector: Connector, requestedDomain?: string): Promise<HostCredentials> {
@@ -22,7 +26,10 @@ export async function readHostCredentials(connector: Connector, requestedDomain?
   if (!current.tokenAuth || !current.appId || !current.appSecret) {
     throw new SettingsError(`${chosen.domain} on ${connector.label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
   }
-  return { domain: chosen.domain, appId: current.appId, appSecret: current.appSecret, moderatorFromToken: current.moderatorFromToken, facts };
+  return {
+    domain: chosen.domain, appId: current.appId, appSecret: current.appSecret, moderatorFromToken: current.moderatorFromToken, facts,
+    access: accessToProve(facts, chosen.config, chosen.domain),
+  };
 }
 
 /** Connects to the run's one host, reads what it signs with, and closes the connection. */

@@ -83,7 +83,7 @@ export function planHosts(members: Member<OpenHost>[], options: TokenOptions, re
       allowWeakSecret: options.allowWeakSecret || shared.source === 'kept',
       // Rotation changes the secret and nothing else.
       ...(request.rotate
-        ? { allowEmptyToken: current.allowEmptyToken, roomCheck: current.roomCheck, moderatorFromToken: undefined, issuers: current.issuers, audiences: current.audiences }
+        ? { allowEmptyToken: current.allowEmptyToken, roomCheck: current.roomCheck, moderatorFromToken: undefined, issuers: current.issuers, audiences: current.audiences, guests: undefined, allowWithoutToken: [], accessUnchanged: true }
         : {}),
     };
     try {

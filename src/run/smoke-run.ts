@@ -7,6 +7,7 @@ import type { Connector } from '../connector/types.js';
 import { EXIT, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { expectationsFor, runSmoke, tunnelTarget, type SmokeReport } from '../smoke/smoke.js';
+import { HostAccounts } from '../smoke/accounts.js';
 import { credentialsOf, readHostCredentials, type HostCredentials } from './credentials.js';
 import { closeHosts, connectHost, openMembers, type HostsRequest } from './hosts.js';
 import { fail, finishTimings, mapLimit, seconds, worstExitCode, type HostResult } from './results.js';
@@ -44,7 +45,8 @@ export async function smokeHosts(hosts: HostsRequest, options: TokenOptions): Pr
             appId: options.appId ?? host.appId,
             appSecret: options.appSecret ?? host.appSecret,
             moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
-          }),
+          }, [], host.access),
+          { accounts: new HostAccounts(host.connector) },
         );
         recordSmoke(member.result, report, host.connector.label);
       } catch (error) {

@@ -18,6 +18,12 @@ export interface TokenOptions {
   /** token_affiliation + jicofo enable-auto-owner = false; undefined: leave as is */
   moderatorFromToken?: boolean;
   allowWeakSecret: boolean;
+  /** guests wait for a token holder (guest VirtualHost, muc_wait_for_host); undefined: leave as is */
+  guests?: boolean;
+  /** more domains or bare JIDs that join without a token (token_verification_allowlist) */
+  allowWithoutToken?: string[];
+  /** leave who joins without a token as it is (rotation changes the secret only) */
+  accessUnchanged?: boolean;
 }
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
@@ -73,6 +79,8 @@ export interface TokenFlags {
   roomCheck?: boolean;
   moderatorFromToken?: boolean;
   allowWeakSecret?: boolean;
+  guests?: boolean;
+  allowWithoutToken?: string[];
 }
 
 /** Reads the desired token settings: flags (already typed), the secret from --app-secret-file or JITSI_JWT_APP_SECRET. */
@@ -101,5 +109,23 @@ export async function readTokenOptions(flags: TokenFlags, env: NodeJS.ProcessEnv
     roomCheck: flags.roomCheck !== false,
     moderatorFromToken: flags.moderatorFromToken ? true : undefined,
     allowWeakSecret: Boolean(flags.allowWeakSecret),
+    guests: flags.guests,
+    allowWithoutToken: flags.allowWithoutToken?.map(validateAllowEntry),
   };
+}
+
+const JID_USER = /^[^\s@/"&'<>:]{1,1023}$/;
+
+/** A domain or a bare JID (user@domain) that may join without a token; lower-cased. */
+export function validateAllowEntry(entry: string): string {
+  const at = entry.lastIndexOf('@');
+  const user = at >= 0 ? entry.slice(0, at) : undefined;
+  const host = at >= 0 ? entry.slice(at + 1) : entry;
+  if (entry.includes('/') || (user !== undefined && !JID_USER.test(user)) || !DOMAIN.test(host)) {
+    throw new SettingsError(
+      `--allow-without-token "${entry}" is neither a domain nor a bare JID`,
+      'give a domain (recorder.meet.example.com) or an account without resource (jigasi@auth.meet.example.com)',
+    );
+  }
+  return user === undefined ? host.toLowerCase() : `${user}@${host.toLowerCase()}`;
 }

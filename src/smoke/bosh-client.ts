@@ -24,7 +24,11 @@ export interface BoshOptions {
   /** the XMPP domain; sent as the HTTP Host header unless `hostHeader` says otherwise */
   domain: string;
   hostHeader?: string;
+  /** the XMPP host to log in on when it is not `domain` (recorder.<domain>, guest.<domain>) */
+  xmppDomain?: string;
   token?: string;
+  /** log in with a password (SASL PLAIN) instead of anonymously */
+  login?: { user: string; password: string };
   /** accept any TLS certificate (test CAs, self-signed) */
   insecure?: boolean;
   /** CA certificates to trust for https URLs */
@@ -38,6 +42,8 @@ export interface BoshOptions {
 export interface Refusal {
   condition: string;
   text?: string;
+  /** other elements the error (or the stanza) carries, e.g. waiting-for-host, lobbyroom */
+  extra?: string[];
   stanza: string;
 }
 
@@ -52,9 +58,11 @@ function escapeAttr(value: string): string {
 }
 
 function refusalOf(el: Element | undefined, stanza: Element): Refusal {
-  const conditionEl = el?.children.find((c): c is Element => typeof c !== 'string' && localName(c) !== 'text');
+  const elements = (parent: Element | undefined) => (parent?.children ?? []).filter((c): c is Element => typeof c !== 'string');
+  const conditionEl = elements(el).find((c) => localName(c) !== 'text' && c.attrs.xmlns === NS.stanzas) ?? elements(el).find((c) => localName(c) !== 'text');
   const text = el?.getChild('text')?.getText();
-  return { condition: conditionEl ? localName(conditionEl) : 'unknown', text: text || undefined, stanza: stanza.toString() };
+  const extra = [...elements(el), ...elements(stanza)].filter((c) => c !== conditionEl && c !== el && !['text', 'error', 'x'].includes(localName(c))).map(localName);
+  return { condition: conditionEl ? localName(conditionEl) : 'unknown', text: text || undefined, ...(extra.length > 0 ? { extra } : {}), stanza: stanza.toString() };
 }
 
 export class BoshClient {
@@ -152,8 +160,12 @@ export class BoshClient {
     }
   }
 
+  private get xmppDomain(): string {
+    return this.options.xmppDomain ?? this.options.domain;
+  }
+
   async connect(): Promise<void> {
-    const { domain } = this.options;
+    const domain = this.xmppDomain;
     const answer = await this.post(
       `<body xmlns='${NS.bosh}' rid='${this.rid++}' to='${escapeAttr(domain)}' xml:lang='en' wait='${this.wait}' hold='1' ver='1.6' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`,
     );
@@ -164,14 +176,21 @@ export class BoshClient {
     this.inbox.push(...answer.children.filter((c): c is Element => typeof c !== 'string'));
   }
 
-  /** SASL ANONYMOUS: with token auth, this is where the token is judged. */
+  /** SASL ANONYMOUS (with token auth, this is where the token is judged), or PLAIN with `login`. */
   async authenticate(): Promise<StepResult> {
     const features = await this.until((el) => localName(el) === 'features', 'stream features');
     const mechanisms = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText()) ?? [];
-    if (!mechanisms.includes('ANONYMOUS')) {
-      return { ok: false, condition: 'no-anonymous-mechanism', text: `offered: ${mechanisms.join(', ') || 'none'}`, stanza: features.toString() };
+    const mechanism = this.options.login ? 'PLAIN' : 'ANONYMOUS';
+    if (!mechanisms.includes(mechanism)) {
+      return { ok: false, condition: `no-${mechanism.toLowerCase()}-mechanism`, text: `offered: ${mechanisms.join(', ') || 'none'}`, stanza: features.toString() };
     }
-    await this.exchange(`<auth xmlns='${NS.sasl}' mechanism='ANONYMOUS'/>`);
+    if (this.options.login) {
+      const { user, password } = this.options.login;
+      const initial = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
+      await this.exchange(`<auth xmlns='${NS.sasl}' mechanism='PLAIN'>${initial}</auth>`);
+    } else {
+      await this.exchange(`<auth xmlns='${NS.sasl}' mechanism='ANONYMOUS'/>`);
+    }
     const answer = await this.until((el) => ['success', 'failure'].includes(localName(el)), 'the SASL outcome');
     if (localName(answer) === 'failure') return { ok: false, ...refusalOf(answer, answer) };
     return { ok: true };
@@ -179,7 +198,7 @@ export class BoshClient {
 
   /** Stream restart, resource binding and session: the client gets its JID. */
   async bind(): Promise<string> {
-    await this.exchange('', ` xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='${escapeAttr(this.options.domain)}' xml:lang='en'`);
+    await this.exchange('', ` xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='${escapeAttr(this.xmppDomain)}' xml:lang='en'`);
     await this.until((el) => localName(el) === 'features', 'stream features after authentication');
     const bound = await this.iq(`<iq type='set' id='bind'><bind xmlns='${NS.bind}'/></iq>`, 'bind');
     if (bound.attrs.type !== 'result') throw new XmppTransportError(`resource binding failed: ${bound.toString()}`);

@@ -31,6 +31,30 @@ export interface SmokeExpectations {
   moderatorFromToken?: boolean;
   /** secrets the server used before a rotation: tokens signed with them must be refused */
   previousSecrets?: string[];
+  /** who else gets in without a token */
+  access?: AccessExpectations;
+}
+
+/** The identities a server lets in without a token, to prove case by case. */
+export interface AccessExpectations {
+  /** one case each: a temporary account on the domain joins a room without a token */
+  serviceAccounts?: { name: ServiceCaseName; domain: string }[];
+  /** guests log in on this domain and wait until a token holder is in the room */
+  guestDomain?: string;
+}
+
+/** Makes throwaway accounts on the server (and removes them afterwards). */
+export interface AccountMaker {
+  create(domain: string): Promise<{ user: string; password: string }>;
+  /** removes every account create() made; resolves with what could not be removed */
+  removeAll(): Promise<string[]>;
+}
+
+/** Who logs in: a token holder, an anonymous client (no token), or an account on another XMPP host. */
+interface Who {
+  token?: string;
+  xmppDomain?: string;
+  login?: { user: string; password: string };
 }
 
 /** Prosody's own BOSH endpoint on a host, reached through the host's SSH connection. */
@@ -43,6 +67,7 @@ export function tunnelTarget(connector: Pick<Connector, 'openTunnel'>, facts: Ho
 export function expectationsFor(
   settings: { appId: string; appSecret: string; allowEmptyToken: boolean; roomCheck: boolean; issuers?: string[]; audiences?: string[]; moderatorFromToken?: boolean },
   previousSecrets: string[] = [],
+  access?: AccessExpectations,
 ): SmokeExpectations {
   return {
     appId: settings.appId,
@@ -53,13 +78,16 @@ export function expectationsFor(
     issuer: settings.issuers?.[0],
     moderatorFromToken: settings.moderatorFromToken,
     previousSecrets,
+    access,
   };
 }
 
 /** How long a join keeps listening for an affiliation granted after the join itself. */
 const AFFILIATION_SETTLE_MS = 1_500;
 
-export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'old secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token';
+export type ServiceCaseName = 'jibri account' | 'jigasi account';
+export type GuestCaseName = 'guest waits' | 'guest after host' | 'guest in another room';
+export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'old secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token' | ServiceCaseName | GuestCaseName;
 
 /**
  * pass: behaved as expected (a refusal came from the intended check); fail: it
@@ -70,7 +98,8 @@ export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 export interface SmokeCase {
   name: CaseName;
-  expected: 'admitted' | 'refused' | 'owner' | 'member';
+  /** participant: admitted, but not as owner or admin; waits: held until a host is in the room */
+  expected: 'admitted' | 'refused' | 'owner' | 'member' | 'participant' | 'waits';
   /** what happened: admitted, or where and how it was refused */
   observed: string;
   verdict: Verdict;
@@ -83,6 +112,8 @@ export interface SmokeReport {
   ok: boolean;
   cases: SmokeCase[];
   seconds: number;
+  /** temporary accounts the test could not remove again */
+  leftovers?: string[];
 }
 
 export type Stage = 'sasl' | 'conference' | 'join';
@@ -124,8 +155,13 @@ export function intendedRefusalFor(name: CaseName): IntendedRefusal | undefined 
  * error leaves a negative case unproven. Positive cases pass or fail.
  */
 export function verdictFor(expected: SmokeCase['expected'], outcome: Attempted, intended?: IntendedRefusal): Verdict {
+  if (expected === 'waits') {
+    if ('error' in outcome) return 'inconclusive';
+    return isWaiting(outcome) ? 'pass' : 'fail';
+  }
   if (expected !== 'refused') {
     if ('error' in outcome || !outcome.admitted) return 'fail';
+    if (expected === 'participant') return outcome.affiliation === 'owner' || outcome.affiliation === 'admin' ? 'fail' : 'pass';
     return expected === 'admitted' || outcome.affiliation === expected ? 'pass' : 'fail';
   }
   if ('error' in outcome) return 'inconclusive';
@@ -134,28 +170,47 @@ export function verdictFor(expected: SmokeCase['expected'], outcome: Attempted, 
   return outcome.at === intended.at && outcome.answer.condition === intended.condition ? 'pass' : 'inconclusive';
 }
 
-async function walk(target: SmokeTarget, token: string | undefined, room: string, timeoutMs: number, settleMs = 0): Promise<Outcome> {
-  const client = new BoshClient({ url: target.url, domain: target.domain, token, openStream: target.openStream, insecure: target.insecure, ca: target.ca, timeoutMs });
+/** A guest held back by muc_wait_for_host: registration-required at join, with <waiting-for-host/>. */
+export function isWaiting(outcome: Outcome): boolean {
+  return !outcome.admitted && outcome.at === 'join' && outcome.answer.condition === 'registration-required' && (outcome.answer.extra ?? []).includes('waiting-for-host');
+}
+
+/** Logs in, asks focus for the room and joins it; the session stays open for the caller to close. */
+async function enter(target: SmokeTarget, who: Who | string | undefined, room: string, timeoutMs: number, settleMs = 0): Promise<{ outcome: Outcome; client: BoshClient }> {
+  const person: Who = typeof who === 'string' || who === undefined ? { token: who } : who;
+  const client = new BoshClient({
+    url: target.url, domain: target.domain, xmppDomain: person.xmppDomain, token: person.token, login: person.login,
+    openStream: target.openStream, insecure: target.insecure, ca: target.ca, timeoutMs,
+  });
+  const ended = (outcome: Outcome) => ({ outcome, client });
   try {
     await client.connect();
     const auth = await client.authenticate();
-    if (!auth.ok) return { admitted: false, at: 'sasl', answer: auth };
+    if (!auth.ok) return ended({ admitted: false, at: 'sasl', answer: auth });
     await client.bind();
     const roomJid = `${room}@conference.${target.domain}`;
     const conference = await client.requestConference(roomJid);
-    if (!conference.ok) return { admitted: false, at: 'conference', answer: conference };
+    if (!conference.ok) return ended({ admitted: false, at: 'conference', answer: conference });
     const join = await client.join(roomJid, `jitsi-jwt-${randomBytes(3).toString('hex')}`, { settleMs });
-    if (!join.ok) return { admitted: false, at: 'join', answer: join };
+    if (!join.ok) return ended({ admitted: false, at: 'join', answer: join });
     const affiliation = join.detail?.replace(/^affiliation /, '');
-    return { admitted: true, affiliation: affiliation === 'none' ? undefined : affiliation };
-  } finally {
+    return ended({ admitted: true, affiliation: affiliation === 'none' ? undefined : affiliation });
+  } catch (error) {
     await client.close();
+    throw error;
   }
+}
+
+async function walk(target: SmokeTarget, who: Who | string | undefined, room: string, timeoutMs: number, settleMs = 0): Promise<Outcome> {
+  const { outcome, client } = await enter(target, who, room, timeoutMs, settleMs);
+  await client.close();
+  return outcome;
 }
 
 function describe(outcome: Attempted): string {
   if ('error' in outcome) return `error: ${outcome.error}`;
   if (outcome.admitted) return outcome.affiliation ? `admitted as ${outcome.affiliation}` : 'admitted';
+  if (isWaiting(outcome)) return 'waiting for a host (registration-required, waiting-for-host)';
   const { condition, text } = outcome.answer;
   const where = { sasl: 'at login', conference: 'by focus', join: 'at room join' }[outcome.at];
   return `refused ${where}: ${condition}${text ? ` (${text})` : ''}`;
@@ -182,7 +237,19 @@ async function walkWhenFocusIsBack(target: SmokeTarget, token: string, room: str
   }
 }
 
-export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, options: { timeoutMs?: number; focusWaitMs?: number } = {}): Promise<SmokeReport> {
+export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, options: { timeoutMs?: number; focusWaitMs?: number; accounts?: AccountMaker } = {}): Promise<SmokeReport> {
+  let report: SmokeReport | undefined;
+  try {
+    report = await smokeCases(target, expect, options);
+  } finally {
+    // Also when the cases threw: the accounts go either way.
+    const leftovers = (await options.accounts?.removeAll().catch(() => ['(all of them: the removal did not run)'])) ?? [];
+    if (report && leftovers.length > 0) report.leftovers = leftovers;
+  }
+  return report;
+}
+
+async function smokeCases(target: SmokeTarget, expect: SmokeExpectations, options: { timeoutMs?: number; focusWaitMs?: number; accounts?: AccountMaker }): Promise<SmokeReport> {
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 8_000;
   const room = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
@@ -233,7 +300,19 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
     check('expired token', 'refused', async () => walk(target, await mintToken({ ...claims, appSecret: expect.appSecret, now: new Date(Date.now() - 3_600_000) }), room, timeoutMs)),
     check('wrong room', expect.roomCheck ? 'refused' : 'admitted', async () => walk(target, await mintToken({ ...claims, appSecret: expect.appSecret }), otherRoom, timeoutMs)),
   );
+  // Jibri, Jigasi: an account of their own kind on their domain joins without a token.
+  for (const service of expect.access?.serviceAccounts ?? []) {
+    together.push(
+      check(service.name, 'admitted', async () => {
+        if (!options.accounts) throw new Error(`no way to make a temporary account on ${service.domain} here`);
+        const login = await options.accounts.create(service.domain);
+        return walk(target, { xmppDomain: service.domain, login }, newRoom(), timeoutMs);
+      }),
+    );
+  }
   cases.push(...(await Promise.all(together)));
+  const guestDomain = expect.access?.guestDomain;
+  if (guestDomain) cases.push(...(await guestCases(target, expect, guestDomain, claims, timeoutMs, check)));
   if (expect.moderatorFromToken) {
     const moderatorRoom = `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
     const inRoom = { ...claims, room: moderatorRoom, appSecret: expect.appSecret };
@@ -244,14 +323,44 @@ export async function runSmoke(target: SmokeTarget, expect: SmokeExpectations, o
     );
     cases.push(await check('plain token', 'member', async () => walk(target, await mintToken(inRoom), moderatorRoom, timeoutMs, AFFILIATION_SETTLE_MS)));
   }
-  // A refusal proves little when the valid token was refused as well.
+  // A refusal (or a wait) proves little when the valid token was refused as well.
   if (!cases[0].ok) {
     for (const c of cases.slice(1)) {
-      if (c.verdict !== 'pass' || c.expected !== 'refused') continue;
+      if (c.verdict !== 'pass' || (c.expected !== 'refused' && c.expected !== 'waits')) continue;
       c.verdict = 'inconclusive';
       c.ok = false;
       c.observed = `inconclusive: ${c.observed} — the valid token did not get in either`;
     }
   }
   return { ok: cases.every((c) => c.ok), cases, seconds: (Date.now() - started) / 1000 };
+}
+
+const newRoom = () => `jitsi-jwt-smoke-${randomBytes(6).toString('hex')}`;
+
+type Check = (name: CaseName, expected: SmokeCase['expected'], attempt: () => Promise<Outcome>) => Promise<SmokeCase>;
+
+/**
+ * Guests (muc_wait_for_host): a guest alone in a room waits; once a token
+ * holder is in, a guest gets in as a participant; in a room without a host a
+ * guest still waits.
+ */
+async function guestCases(target: SmokeTarget, expect: SmokeExpectations, guestDomain: string, claims: Omit<Parameters<typeof mintToken>[0], 'appSecret'>, timeoutMs: number, check: Check): Promise<SmokeCase[]> {
+  const guest: Who = { xmppDomain: guestDomain };
+  const room = newRoom();
+  const cases = [await check('guest waits', 'waits', () => walk(target, guest, room, timeoutMs))];
+  const token = await mintToken({ ...claims, room, appSecret: expect.appSecret });
+  const host = await enter(target, token, room, timeoutMs).catch((error: Error) => ({ error }));
+  try {
+    cases.push(
+      await check('guest after host', 'participant', async () => {
+        if ('error' in host) throw new Error(`the token holder who was to host the room could not join: ${host.error.message}`);
+        if (!host.outcome.admitted) throw new Error(`the token holder who was to host the room was not let in: ${describe(host.outcome)}`);
+        return walk(target, guest, room, timeoutMs, AFFILIATION_SETTLE_MS);
+      }),
+    );
+  } finally {
+    if (!('error' in host)) await host.client.close();
+  }
+  cases.push(await check('guest in another room', 'waits', () => walk(target, guest, newRoom(), timeoutMs)));
+  return cases;
 }

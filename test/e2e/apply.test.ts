@@ -73,6 +73,8 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       ['wrong secret', true],
       ['expired token', true],
       ['wrong room', true],
+      ['jibri account', true],
+      ['jigasi account', true],
     ]);
     expect(apply.stdout).not.toContain(appSecret);
 
@@ -83,7 +85,10 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
         '    --app_secret="example_app_secret"\n',
         `    app_secret=${luaQuoted(appSecret)}\n    allow_empty_token = false\n    enable_domain_verification = true\n`,
       )
-      .replace('        --"token_verification";\n', '        "token_verification";\n');
+      .replace('        --"token_verification";\n', '        "token_verification";\n')
+      // Jibri (the stock recorder host) and Jigasi (its account on auth.<domain>) join without a token, also past the lobby.
+      .replace(/(    -- muc_lobby_whitelist = [^\n]*\n)/, `$1    muc_lobby_whitelist = { "recorder.${DOMAIN}", "auth.${DOMAIN}" }\n`)
+      .replace('        "muc_rate_limit";\n    }\n', `        "muc_rate_limit";\n    }\n    token_verification_allowlist = { "recorder.${DOMAIN}", "auth.${DOMAIN}" }\n`);
     expect(expected).not.toBe(stockConfig);
     expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(expected);
     expect((await bed.ssh(name, `stat -c '%a %U %G' $(readlink -f /etc/prosody/conf.d/${DOMAIN}.cfg.lua)`)).stdout).toBe('640 root prosody');

@@ -45,7 +45,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await t.type(KEY.enter);
     await t.waitFor(/app_secret/);
     await t.type(KEY.enter);
-    for (const question of [/Admit a token only/, /Make moderators/, /Advanced/]) {
+    for (const question of [/Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/]) {
       await t.waitFor(question);
       await t.type(KEY.enter);
     }
@@ -71,6 +71,8 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await t.waitFor(/Admit a token only to the room it names/);
     await t.type(KEY.enter);
     await t.waitFor(/Make moderators from the token/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Let guests in without a token once a token holder is in the room/);
     await t.type(KEY.enter);
     await t.waitFor(/Advanced/);
     await t.type(KEY.enter);
@@ -152,7 +154,7 @@ it('gives, with --json at a terminal, the document apply gives for the same host
   const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--json'], { HOME: scratch }, { stdoutFile: out });
   await t.waitFor(/app_id/);
   await t.type(...'same_backend', KEY.enter);
-  for (const question of [/app_secret/, /Admit a token only/, /Make moderators/, /Advanced/, /Apply these changes/]) {
+  for (const question of [/app_secret/, /Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/, /Apply these changes/]) {
     await t.waitFor(question);
     await t.type(KEY.enter);
   }

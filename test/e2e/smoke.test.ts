@@ -57,6 +57,8 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       ['wrong secret', true, 'refused at login'],
       ['expired token', true, 'refused at login'],
       ['wrong room', true, 'refused at room join'],
+      ['jibri account', true, 'admitted'],
+      ['jigasi account', true, 'admitted'],
       ['moderator token', true, 'admitted as owner'],
       ['plain token', true, 'admitted as member'],
     ]);

@@ -30,6 +30,8 @@ export function facts(overrides: Partial<HostFacts> = {}, text = stockText): Hos
       'jitsi-videobridge2': { installed: true, processes: ['12:1'], startedAt: 2000 },
     },
     listening: [],
+    accounts: { [`auth.${DOMAIN}`]: ['focus', 'jvb'] },
+    webConfigs: [],
     ...overrides,
   };
 }

@@ -33,8 +33,10 @@ export interface RunDocumentShape {
     exitCode: number;
     changes: string[];
     restarts: string[];
+    files: { path: string; purpose: string; diff: string }[];
+    access: { withoutToken: { kind: string; entry: string; reason: string; lobby: boolean }[]; guests: boolean } | null;
     applied: { changed: boolean; installed: string[]; restarted: { service: string; how: string }[] } | null;
-    smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; verdict: string; ok: boolean }[] } | null;
+    smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; verdict: string; ok: boolean }[]; leftovers?: string[] } | null;
     timings: { totalSeconds: number; roundTrips: number };
     error: { code: string; message: string; hint?: string } | null;
   }[];

@@ -64,9 +64,9 @@ export interface Attempt {
   join?: StepResult;
 }
 
-/** Logs in over BOSH with `token` (or none), asks focus for `room` and joins it, as a Jitsi client does. */
-export async function attemptJoin(options: { url: string; domain: string; token?: string; room: string }): Promise<Attempt> {
-  const client = new BoshClient({ url: options.url, domain: options.domain, token: options.token });
+/** Logs in over BOSH with `token` (or none, or an account on `xmppDomain`), asks focus for `room` and joins it, as a Jitsi client does. */
+export async function attemptJoin(options: { url: string; domain: string; token?: string; room: string; xmppDomain?: string; login?: { user: string; password: string } }): Promise<Attempt> {
+  const client = new BoshClient({ url: options.url, domain: options.domain, token: options.token, xmppDomain: options.xmppDomain, login: options.login });
   try {
     await client.connect();
     const auth = await client.authenticate();

@@ -23,6 +23,20 @@ describe('introducedFindings', () => {
     expect(introducedFindings(stockCheck, after)).toEqual(['Error: unknown option app_secret']);
   });
 
+  it('does not take a warning that was there for new when the change renumbered its line', () => {
+    const before = ["startup             warn\tConfiguration warning: /etc/prosody/conf.d/meet.test.cfg.lua:75: Duplicate option 'c2s_require_encryption'", ...stockCheck];
+    const after = ["startup             warn\tConfiguration warning: /etc/prosody/conf.d/meet.test.cfg.lua:79: Duplicate option 'c2s_require_encryption'", ...stockCheck];
+    expect(introducedFindings(before, after)).toEqual([]);
+  });
+
+  it('still reports a warning the change causes, also a second copy of one that was there', () => {
+    const old = "startup             warn\tConfiguration warning: /etc/prosody/conf.d/meet.test.cfg.lua:75: Duplicate option 'c2s_require_encryption'";
+    const added = "startup             warn\tConfiguration warning: /etc/prosody/conf.d/meet.test.cfg.lua:40: Duplicate option 'app_secret'";
+    expect(introducedFindings([old, ...stockCheck], [added, old.replace(':75:', ':77:'), ...stockCheck])).toEqual([added.trim()]);
+    const again = old.replace(':75:', ':90:');
+    expect(introducedFindings([old, ...stockCheck], [old.replace(':75:', ':77:'), again, ...stockCheck])).toEqual([again.trim()]);
+  });
+
   it('reports problems on a box that passed before', () => {
     expect(introducedFindings(['Checking config...', 'All checks passed, congratulations!', 'Done.'], stockCheck)).toEqual([
       'You have some obsolete options you can remove from the global section:',

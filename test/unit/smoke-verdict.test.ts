@@ -114,3 +114,30 @@ describe('observedText', () => {
     expect(observedText(OUTCOMES.admitted, 'fail', intendedRefusalFor('wrong room'))).toBe('admitted');
   });
 });
+
+describe('guests and service accounts', () => {
+  const waiting: Attempted = {
+    admitted: false,
+    at: 'join',
+    answer: { condition: 'registration-required', extra: ['waiting-for-host', 'lobbyroom'], stanza: '<presence type="error"/>' },
+  };
+  const lobbyOnly: Attempted = { admitted: false, at: 'join', answer: { condition: 'registration-required', extra: ['lobbyroom'], stanza: '<presence type="error"/>' } };
+
+  it.each([
+    ['waits', waiting, 'pass'],
+    ['waits', lobbyOnly, 'fail'],
+    ['waits', OUTCOMES.admitted, 'fail'],
+    ['waits', OUTCOMES['sasl not-allowed'], 'fail'],
+    ['waits', OUTCOMES['transport error'], 'inconclusive'],
+    ['participant', OUTCOMES.admitted, 'pass'],
+    ['participant', OUTCOMES['admitted as member'], 'pass'],
+    ['participant', OUTCOMES['admitted as owner'], 'fail'],
+    ['participant', waiting, 'fail'],
+  ] as [SmokeCase['expected'], Attempted, Verdict][])('expected %s, %j: %s', (expected, outcome, verdict) => {
+    expect(verdictFor(expected, outcome)).toBe(verdict);
+  });
+
+  it('says a waiting guest waits', () => {
+    expect(observedText(waiting, 'pass')).toBe('waiting for a host (registration-required, waiting-for-host)');
+  });
+});

@@ -48,6 +48,7 @@ VirtualHost "jitmeet.example.com"
         "bosh";
         "ping"; -- Enable mod_ping
         "external_services";
+        "muc_lobby_rooms";
     }
     c2s_require_encryption = false
     lobby_muc = "lobby.jitmeet.example.com"
@@ -98,6 +99,14 @@ VirtualHost "auth.jitmeet.example.com"
         certificate = "/etc/prosody/certs/auth.jitmeet.example.com.crt";
     }
     authentication = "internal_hashed"
+
+-- Jibri's recorder, added by hand as Jibri's README prescribes (this
+-- generation of the stock file has no recorder host of its own)
+VirtualHost "recorder.jitmeet.example.com"
+  modules_enabled = {
+    "ping";
+  }
+  authentication = "internal_hashed"
 
 -- Proxy to jicofo's user JID, so that it doesn't have to register as a component.
 Component "focus.jitmeet.example.com" "client_proxy"

@@ -50,6 +50,7 @@ VirtualHost "jitmeet.example.com"
         "websocket";
         "ping"; -- Enable mod_ping
         "external_services";
+        "muc_lobby_rooms";
     }
     c2s_require_encryption = false
     lobby_muc = "lobby.jitmeet.example.com"
@@ -100,6 +101,13 @@ VirtualHost "auth.jitmeet.example.com"
         certificate = "/etc/prosody/certs/auth.jitmeet.example.com.crt";
     }
     authentication = "internal_hashed"
+
+VirtualHost "recorder.jitmeet.example.com"
+    modules_enabled = {
+      "smacks";
+    }
+    authentication = "internal_hashed"
+    smacks_max_old_sessions = 2000;
 
 -- Proxy to jicofo's user JID, so that it doesn't have to register as a component.
 Component "focus.jitmeet.example.com" "client_proxy"

@@ -2,11 +2,23 @@
 -- us from Jitsi's documented contract. Not Jitsi's code.
 --
 -- Listed in the conference MUC's modules_enabled. When a room is created or
--- joined by a session that logged in with a token, the room must match the
--- token's `room` claim ("*" = any room) and, with enable_domain_verification,
--- the token's `sub` must be the XMPP domain (muc_mapper_domain_base), "*", or
--- the tenant of a "[tenant]room" room. Admins of the component (focus) and
--- sessions without a token (allow_empty_token) are let through.
+-- joined, the session's token must allow the room: its `room` claim must
+-- match ("*" = any room) and, with enable_domain_verification, its `sub` must
+-- be the XMPP domain (muc_mapper_domain_base), "*", or the tenant of a
+-- "[tenant]room" room. A session without a token (a guest, Jibri's recorder,
+-- Jigasi) is judged the same way and so refused, unless allow_empty_token is
+-- set on the main VirtualHost (see token/util.lib.lua for the other options
+-- that let it through).
+--
+-- Let through without a token:
+--   * admins of the component (focus);
+--   * sessions whose domain or bare JID is in token_verification_allowlist,
+--     a set read on the conference component, e.g.
+--       token_verification_allowlist = { "recorder.<domain>", "jigasi@auth.<domain>" }
+--
+-- A refused join gets a presence error: cancel / not-allowed with the text
+-- "Room and token mismatched"; the log says "Token nil not allowed to join"
+-- for a session without a token.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -42,18 +54,33 @@ if token_util == nil then
 	error("token verification is not configured on " .. domain_base .. " (see the errors above)", 0);
 end
 
+-- Domains and bare JIDs that join without a token; re-read on config reload.
+local allowlist;
+local function load_allowlist()
+	allowlist = module:get_option_set("token_verification_allowlist", {});
+end
+load_allowlist();
+module:hook_global("config-reloaded", load_allowlist);
+
+local function allowlisted(user_jid)
+	local _, domain = jid.split(user_jid);
+	return allowlist:contains(domain) or allowlist:contains(jid.bare(user_jid));
+end
+
 local function verify(event)
 	local origin, stanza = event.origin, event.stanza;
 	local from, room_jid = stanza.attr.from, stanza.attr.to;
 	if is_admin(from) then return; end
-	-- Only sessions that came through token auth carry a token; others
-	-- (allow_empty_token guests) are not ours to judge.
-	if not origin or origin.auth_token == nil then return; end
+	if from and allowlisted(from) then
+		module:log("debug", "%s joins %s without a token check: allowlisted", from, tostring(room_jid));
+		return;
+	end
+	if not origin then return; end
 	if token_util:verify_room(origin, room_jid) then return; end
 
-	module:log("error", "User %s not allowed to join %s: token room %s, token sub %s, token %s",
-		tostring(from), tostring(room_jid), tostring(origin.jitsi_meet_room),
-		tostring(origin.jitsi_meet_domain), tostring(origin.auth_token));
+	module:log("error", "Token %s not allowed to join: %s (user %s, token room %s, token sub %s)",
+		tostring(origin.auth_token), tostring(room_jid), tostring(from),
+		tostring(origin.jitsi_meet_room), tostring(origin.jitsi_meet_domain));
 	return refuse(origin, stanza, "not-allowed", "Room and token mismatched");
 end
 

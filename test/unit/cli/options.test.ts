@@ -28,7 +28,14 @@ afterEach(() => vi.unstubAllEnvs());
 const booleanOptions = buildProgram().commands.flatMap((command) =>
   command.options
     .filter((o) => declaration(o)?.kind.type === 'boolean' && declaration(o)?.env)
-    .map((o) => ({ command: command.name(), key: o.attributeName(), variable: envName(o), negate: o.negate })),
+    .map((o) => ({
+      command: command.name(),
+      key: o.attributeName(),
+      variable: envName(o),
+      negate: o.negate,
+      // --no-guests beside --guests: off means "not given", and unset leaves the setting open.
+      twin: o.negate && command.options.some((other) => other !== o && !other.negate && other.attributeName() === o.attributeName()),
+    })),
 );
 
 describe('on/off variables', () => {
@@ -46,7 +53,7 @@ describe('on/off variables', () => {
     ['maybe', 'refused'], ['2', 'refused'], ['-1', 'refused'], ['y', 'refused'], ['enabled', 'refused'], ['truee', 'refused'],
   ];
 
-  it.each(booleanOptions)('$command: $variable', async ({ command, key, variable, negate }) => {
+  it.each(booleanOptions)('$command: $variable', async ({ command, key, variable, negate, twin }) => {
     for (const [text, meaning] of spellings) {
       const read = optionsOf([command], { [variable]: text });
       if (meaning === 'refused') {
@@ -55,7 +62,8 @@ describe('on/off variables', () => {
         continue;
       }
       // --no-room-check: JITSI_JWT_NO_ROOM_CHECK=1 turns room checks off, 0 keeps them on.
-      const expected = meaning === undefined ? (negate ? true : undefined) : negate ? !meaning : meaning;
+      // Beside a positive twin (--guests / --no-guests), JITSI_JWT_NO_GUESTS=0 means neither flag.
+      const expected = twin ? (meaning ? false : undefined) : meaning === undefined ? (negate ? true : undefined) : negate ? !meaning : meaning;
       expect((await read)[key], JSON.stringify(text)).toBe(expected);
     }
   });
@@ -63,6 +71,22 @@ describe('on/off variables', () => {
   it('a flag on the command line wins over its variable', async () => {
     expect((await optionsOf(['apply', '--allow-empty-token'], { JITSI_JWT_ALLOW_EMPTY_TOKEN: 'off' })).allowEmptyToken).toBe(true);
     expect((await optionsOf(['apply', '--no-room-check'], { JITSI_JWT_NO_ROOM_CHECK: '0' })).roomCheck).toBe(false);
+    expect((await optionsOf(['apply', '--guests'], { JITSI_JWT_NO_GUESTS: '1' })).guests).toBe(true);
+    expect((await optionsOf(['apply', '--no-guests'], { JITSI_JWT_GUESTS: '1' })).guests).toBe(false);
+  });
+
+  it('--guests and --no-guests: on, off, or left as the host has it', async () => {
+    expect((await optionsOf(['plan'])).guests).toBeUndefined();
+    expect((await optionsOf(['plan', '--guests'])).guests).toBe(true);
+    expect((await optionsOf(['plan', '--no-guests'])).guests).toBe(false);
+    expect((await optionsOf(['plan'], { JITSI_JWT_GUESTS: 'on' })).guests).toBe(true);
+    expect((await optionsOf(['plan'], { JITSI_JWT_GUESTS: 'off' })).guests).toBe(false);
+    expect((await optionsOf(['plan'], { JITSI_JWT_NO_GUESTS: 'yes' })).guests).toBe(false);
+  });
+
+  it('--allow-without-token can be given several times', async () => {
+    const seen = await optionsOf(['plan', '--allow-without-token', 'a.example.com', '--allow-without-token', 'b@c.example.com,d.example.com']);
+    expect(seen.allowWithoutToken).toEqual(['a.example.com', 'b@c.example.com', 'd.example.com']);
   });
 });
 

@@ -16,6 +16,7 @@ describe('parseDomainConfig on the stock shapes', () => {
     expect(config.virtualHosts.map((s) => [s.name, s.enabled])).toEqual([
       [DOMAIN, true],
       [`auth.${DOMAIN}`, true],
+      [`recorder.${DOMAIN}`, true],
       ['jigasi.meet.jitsi', false],
     ]);
     expect(config.components.map((s) => [s.name, s.module])).toEqual([

@@ -333,7 +333,7 @@ describe('refusals', () => {
   it('names the VirtualHosts there are when the domain has none', () => {
     const e = error(stock('2024'), settings({ domain: 'other.example.org' }));
     expect(e.problem).toBe('no-virtualhost');
-    expect(e.message).toContain(`"${DOMAIN}", "auth.${DOMAIN}", "jigasi.meet.jitsi"`);
+    expect(e.message).toContain(`"${DOMAIN}", "auth.${DOMAIN}", "recorder.${DOMAIN}", "jigasi.meet.jitsi"`);
     expect(e.hint).toContain(`"${DOMAIN}"`);
   });
 

@@ -130,6 +130,10 @@ end
 
 -- True when the token on `session` allows joining `room_jid`.
 -- Rooms of tenants look like "[tenant]room@conference.<domain>".
+-- A session without a token has no room claim: it passes with
+-- allow_empty_token, or when enable_domain_verification is off, or when
+-- asap_require_room_claim is off; otherwise it is refused like a token
+-- whose room does not match.
 function Util:verify_room(session, room_jid)
 	if session.auth_token == nil and self.allow_empty_token then return true; end
 	local node = jid.split(room_jid);
@@ -139,6 +143,9 @@ function Util:verify_room(session, room_jid)
 	room = room or node;
 
 	local room_claim = session.jitsi_meet_room;
+	if room_claim == nil then
+		return not self.domain_verification or not self.require_room_claim;
+	end
 	if room_claim ~= "*" and (type(room_claim) ~= "string" or room_claim:lower() ~= room) then
 		return false;
 	end

@@ -1,0 +1,68 @@
+// Throwaway XMPP accounts for the smoke test: an account on Jibri's recorder
+// domain or on auth.<domain> proves that such identities join without a token.
+// Made with prosodyctl on the host (the password goes through the script's
+// stdin, never a command line) and removed when the test ends. Accounts an
+// interrupted run left behind carry their creation time in their name and are
+// removed by the next smoke test on that host.
+import { randomBytes } from 'node:crypto';
+import type { Connector } from '../connector/types.js';
+import { prosodyStoreName } from '../facts/probe.js';
+import { shQuote } from '../facts/backups.js';
+import type { AccountMaker } from './smoke.js';
+
+export const SMOKE_ACCOUNT_PREFIX = 'jitsi-jwt-smoke-';
+/** Older leftovers than this are removed by the next run (a smoke test takes well under a minute). */
+export const LEFTOVER_AGE_SECONDS = 600;
+
+const DOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i;
+
+/** Removes this prefix's accounts on `domain` created before `cutoff` (seconds since the epoch). */
+export function sweepScript(domain: string, cutoff: number): string {
+  const dir = `/var/lib/prosody/${prosodyStoreName(domain)}/accounts`;
+  const stored = prosodyStoreName(SMOKE_ACCOUNT_PREFIX);
+  return `for f in ${shQuote(dir)}/${stored}*.dat; do
+	[ -e "$f" ] || continue
+	n=\${f##*/}; n=\${n%.dat}
+	t=$(printf '%s' "$n" | sed -n 's/^${stored}\\([0-9]*\\)%2d.*/\\1/p')
+	[ -n "$t" ] && [ "$t" -lt ${Math.floor(cutoff)} ] || continue
+	prosodyctl deluser "$(printf '%s' "$n" | sed 's/%2d/-/g')@"${shQuote(domain)} </dev/null >/dev/null 2>&1 || true
+done`;
+}
+
+export function createScript(jid: string, password: string): string {
+  // printf is a shell builtin: the password is in no process's arguments.
+  return `pw=${shQuote(password)}
+err=$(printf '%s\\n%s\\n' "$pw" "$pw" | prosodyctl adduser ${shQuote(jid)} 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }`;
+}
+
+export function removeScript(jids: readonly string[]): string {
+  return `failed=''
+${jids.map((jid) => `prosodyctl deluser ${shQuote(jid)} </dev/null >/dev/null 2>&1 || failed="$failed ${jid}"`).join('\n')}
+[ -z "$failed" ] || { echo "$failed" >&2; exit 1; }`;
+}
+
+/** Accounts on the host behind `connector`; each create() also clears old leftovers on that domain. */
+export class HostAccounts implements AccountMaker {
+  private readonly made: string[] = [];
+
+  constructor(private readonly connector: Connector, private readonly now: () => number = Date.now) {}
+
+  async create(domain: string): Promise<{ user: string; password: string }> {
+    if (!DOMAIN.test(domain)) throw new Error(`"${domain}" is not a host name an account can be made on`);
+    const seconds = Math.floor(this.now() / 1000);
+    const user = `${SMOKE_ACCOUNT_PREFIX}${seconds}-${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(24).toString('base64url');
+    const jid = `${user}@${domain}`;
+    const result = await this.connector.run(`${sweepScript(domain, seconds - LEFTOVER_AGE_SECONDS)}\n${createScript(jid, password)}`);
+    if (result.code !== 0) throw new Error(`could not make a temporary account on ${domain}: ${result.stderr.trim() || `prosodyctl adduser exited with ${result.code}`}`);
+    this.made.push(jid);
+    return { user, password };
+  }
+
+  async removeAll(): Promise<string[]> {
+    if (this.made.length === 0) return [];
+    const jids = this.made.splice(0);
+    const result = await this.connector.run(removeScript(jids)).catch(() => ({ code: 1, stderr: jids.join(' '), stdout: '' }));
+    return result.code === 0 ? [] : result.stderr.trim().split(/\s+/).filter(Boolean);
+  }
+}
