@@ -32,22 +32,35 @@ export function elevatedInput(elevation: Elevation, script: string): string {
 const UID_SCRIPT = 'id -u\n';
 
 /**
+ * One round trip: root already, or what passwordless sudo makes of `id -u`
+ * through the very path run() uses (sudo -n -- sh -s, script on stdin).
+ */
+const DETECT_SCRIPT = `if [ "$(id -u)" = 0 ]; then echo root; exit 0; fi
+if ! command -v sudo >/dev/null 2>&1; then echo sudo-missing; exit 0; fi
+if out=$(printf 'id -u\\n' | sudo -k -n -- sh -s 2>&1); then printf 'sudo %s\\n' "$out"; exit 0; fi
+printf 'sudo-refused\\n%s\\n' "$out"
+`;
+
+/**
  * Finds how to become root and proves it (uid 0 through the very path run()
  * will use), so sudo problems surface before anything else runs.
  */
 export async function establishElevation(exec: RawExec, where: { host: string; user: string }, password?: string): Promise<Elevation> {
   const fail = (problem: ConstructorParameters<typeof SudoError>[2], detail = '') => new SudoError(where.host, where.user, problem, detail);
 
-  const plain = await exec(SHELL, UID_SCRIPT);
-  if (plain.code === 0 && plain.stdout.trim() === '0') return { kind: 'root' };
-
-  const probe = await exec(['sudo', '-k', '-n', '--', ...SHELL], UID_SCRIPT);
-  if (probe.code === 0) {
-    if (probe.stdout.trim() !== '0') throw fail('not-root', `id -u printed ${probe.stdout.trim()}`);
+  const detected = await exec(SHELL, DETECT_SCRIPT);
+  const [first, ...rest] = detected.stdout.split('\n');
+  const answer = first.trim();
+  if (detected.code !== 0 && answer === '') throw fail('not-allowed', detected.stderr);
+  if (answer === 'root') return { kind: 'root' };
+  if (answer === 'sudo-missing') throw fail('sudo-missing', detected.stderr);
+  if (answer.startsWith('sudo ')) {
+    const uid = answer.slice(5).trim();
+    if (uid !== '0') throw fail('not-root', `id -u printed ${uid}`);
     return { kind: 'sudo' };
   }
-  if (sudoMissing(probe)) throw fail('sudo-missing', probe.stderr);
-  if (!/password is required/i.test(probe.stderr)) throw fail('not-allowed', probe.stderr);
+  const refusal = rest.join('\n').trim();
+  if (!/password is required/i.test(refusal)) throw fail('not-allowed', refusal);
   if (password === undefined) throw fail('password-required');
 
   const validate = await exec([...SUDO_PASSWORD, '-v'], `${password}\n`);
@@ -59,10 +72,6 @@ export async function establishElevation(exec: RawExec, where: { host: string; u
   const check = await exec(elevatedArgv(elevation), elevatedInput(elevation, UID_SCRIPT));
   if (check.code !== 0 || check.stdout.trim() !== '0') throw fail(check.code === 0 ? 'not-root' : 'not-allowed', check.stderr || `id -u printed ${check.stdout.trim()}`);
   return elevation;
-}
-
-function sudoMissing(result: ExecResult): boolean {
-  return result.code === 127 || /sudo: (command )?not found|sudo: No such file/i.test(result.stderr);
 }
 
 function lastLine(text: string): string {

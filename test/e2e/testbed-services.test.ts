@@ -1,5 +1,5 @@
-// What a test host offers beyond the token holder, on both suites: Jibri's
-// recorder and Jigasi log in with their passwords; with room checks on they are
+// What a test host offers beyond the token holder (Debian 12; both suites with
+// Jitsi's own plugins): Jibri's recorder and Jigasi log in with their passwords; with room checks on they are
 // refused at join until token_verification_allowlist lists them, as are guests;
 // with the guest setup (guest VirtualHost, muc_wait_for_host, persistent_lobby)
 // a guest waits with a 407 registration-required + waiting-for-host until a
@@ -29,10 +29,15 @@ const GUEST_DOMAIN = `guest.${DOMAIN}`;
 const PLUGINS = process.env.JITSI_JWT_TEST_PLUGINS ? path.resolve(process.env.JITSI_JWT_TEST_PLUGINS) : undefined;
 const bed = new TestBed(`e2e-services-${process.pid}`);
 
+// With the stand-ins, Debian 12 and the older stock file are enough here: test/e2e/access.test.ts
+// goes through the same paths with the tool on both suites and the current file. Jitsi's own
+// plugins get both.
+const HOSTS = PLUGINS ? ['bookworm-1', 'trixie-1'] : ['bookworm-1'];
+
 beforeAll(async () => {
   // bookworm gets the older stock file (recorder host added by hand), trixie the current one.
   await bed.up({ suites: ['bookworm'], count: 1, domain: DOMAIN, generation: '2024', pluginsDir: PLUGINS, brokenProsodyInit: false });
-  await bed.up({ suites: ['trixie'], count: 1, domain: DOMAIN, generation: '2026', pluginsDir: PLUGINS, brokenProsodyInit: false });
+  if (PLUGINS) await bed.up({ suites: ['trixie'], count: 1, domain: DOMAIN, generation: '2026', pluginsDir: PLUGINS, brokenProsodyInit: false });
 });
 
 afterAll(async () => {
@@ -101,7 +106,7 @@ async function configFindings(name: string): Promise<string> {
   return stdout.split('\n').filter((line) => !/^\s+-\s+\/etc\/prosody\//.test(line)).join('\n');
 }
 
-describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+describe.each(HOSTS)('%s', (name) => {
   let host: HostRecord;
   let url: string;
   let accounts: ReturnType<typeof serviceAccounts>;
@@ -185,7 +190,6 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       expect((await recorder.enter('checks')).join).toMatchObject({ ok: false, condition: 'not-allowed' });
       const refused = (await guest.enter('checks')).join;
       expect(refused).toMatchObject({ ok: false, condition: 'not-allowed' });
-      console.log(`${name}: a tokenless guest gets ${refused?.ok ? '' : refused?.stanza}`);
     } finally {
       await Promise.all([recorder, guest, holder].map((p) => p.close()));
     }
@@ -235,7 +239,6 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       expect(stanza).toMatch(/<error [^>]*type=["']auth["']/);
       expect(stanza).toContain(`<waiting-for-host xmlns="http://jitsi.org/jitmeet"/>`);
       expect(stanza).toContain(`<lobbyroom xmlns="http://jitsi.org/jitmeet">${room}@lobby.${DOMAIN}</lobbyroom></error><lobbyroom>${room}@lobby.${DOMAIN}</lobbyroom>`);
-      console.log(`${name}: a waiting guest gets ${stanza}`);
       // The waiting room exists in the lobby component.
       expect(await guest.join(`${room}@lobby.${DOMAIN}`)).toMatchObject({ ok: true });
 

@@ -19,29 +19,40 @@ function host(answers: Answers): { exec: RawExec; calls: { command: string; inpu
 }
 
 const ROOT_SHELL = 'sh -s';
-const SUDO_PROBE = 'sudo -k -n -- sh -s';
 const SUDO_VALIDATE = 'sudo -k -S -p  -v';
 const SUDO_PASSWORD_SHELL = 'sudo -k -S -p  -- sh -s';
 const where = { host: '127.0.0.2:22', user: 'sysadmin' };
-const user = { [ROOT_SHELL]: () => ({ stdout: '1000\n' }) };
+
+/** What the one detection script prints on a host where the login user has `uid` and `sudo -n` answers so (undefined: no sudo). */
+function detection(uid: number, sudo?: { code?: number; stdout?: string; stderr?: string }): Answers {
+  return {
+    [ROOT_SHELL]: (input) => {
+      if (!input.includes('sudo -k -n -- sh -s')) return { code: 1, stderr: 'unexpected script' };
+      if (uid === 0) return { stdout: 'root\n' };
+      if (!sudo) return { stdout: 'sudo-missing\n' };
+      const out = `${sudo.stdout ?? ''}${sudo.stderr ?? ''}`.replace(/\n$/, '');
+      return { stdout: (sudo.code ?? 0) === 0 ? `sudo ${out}\n` : `sudo-refused\n${out}\n` };
+    },
+  };
+}
 
 describe('establishElevation', () => {
-  it('uses sh directly when the login user is root', async () => {
-    const h = host({ [ROOT_SHELL]: () => ({ stdout: '0\n' }) });
+  it('uses sh directly when the login user is root, in one round trip', async () => {
+    const h = host(detection(0));
     expect(await establishElevation(h.exec, where)).toEqual({ kind: 'root' });
     expect(h.calls.map((c) => c.command)).toEqual([ROOT_SHELL]);
   });
 
-  it('uses sudo -n when sudo needs no password, even if one was given', async () => {
-    const h = host({ ...user, [SUDO_PROBE]: () => ({ stdout: '0\n' }) });
+  it('uses sudo -n when sudo needs no password, even if one was given, in one round trip', async () => {
+    const h = host(detection(1000, { stdout: '0\n' }));
     expect(await establishElevation(h.exec, where, 'secret')).toEqual({ kind: 'sudo' });
     expect(h.calls.some((c) => c.input.includes('secret'))).toBe(false);
+    expect(h.calls).toHaveLength(1);
   });
 
   it('validates the password, then proves uid 0 through the path run() uses', async () => {
     const h = host({
-      ...user,
-      [SUDO_PROBE]: () => ({ code: 1, stderr: 'sudo: a password is required\n' }),
+      ...detection(1000, { code: 1, stderr: 'sudo: a password is required\n' }),
       [SUDO_VALIDATE]: (input) => (input === 'secret\n' ? { code: 0 } : { code: 1, stderr: 'Sorry, try again.\nsudo: 1 incorrect password attempt\n' }),
       [SUDO_PASSWORD_SHELL]: (input) => (input === 'secret\nid -u\n' ? { stdout: '0\n' } : { code: 1 }),
     });
@@ -51,11 +62,12 @@ describe('establishElevation', () => {
   });
 
   it.each([
-    ['sudo is missing', { [SUDO_PROBE]: () => ({ code: 127, stderr: 'bash: sudo: command not found\n' }) }, 'sudo-missing'],
-    ['the user may not sudo', { [SUDO_PROBE]: () => ({ code: 1, stderr: 'sysadmin is not in the sudoers file.\n' }) }, 'not-allowed'],
-    ['sudo runs as someone else', { [SUDO_PROBE]: () => ({ stdout: '1001\n' }) }, 'not-root'],
+    ['sudo is missing', detection(1000), 'sudo-missing'],
+    ['the user may not sudo', detection(1000, { code: 1, stderr: 'sysadmin is not in the sudoers file.\n' }), 'not-allowed'],
+    ['sudo runs as someone else', detection(1000, { stdout: '1001\n' }), 'not-root'],
+    ['the login shell cannot run the script', { [ROOT_SHELL]: () => ({ code: 126, stderr: 'This account is currently not available.\n' }) }, 'not-allowed'],
   ])('fails with a SudoError when %s', async (_name, answers, problem) => {
-    const h = host({ ...user, ...answers });
+    const h = host(answers);
     const error = await establishElevation(h.exec, where).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'sudo', problem });
     expect((error as Error).message).toContain('127.0.0.2:22');
