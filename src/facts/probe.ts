@@ -105,8 +105,28 @@ export const AS_PROSODY_FUNCTION = `as_prosody() { if command -v runuser >/dev/n
 
 export function probeScript(): string {
   const section = (name: string) => `printf '\\n${MARK}%s@@\\n' '${name}'`;
+  // The slowest sections (Lua loading its modules, the services' processes and sockets) run
+  // in the background while the rest reads files; their output is printed in its place.
   return `export LC_ALL=C
 ${SERVICE_PIDS_FUNCTION}
+lua_out=$(mktemp); services_out=$(mktemp)
+(
+lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
+${AS_PROSODY_FUNCTION}
+[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
+) > "$lua_out" 2>/dev/null &
+lua_job=$!
+(
+${section('listening')}
+inodes=$(for p in $(service_pids prosody | cut -d: -f1); do ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\\[\\([0-9]*\\)\\]$/\\1/p'; done | tr '\\n' ' ')
+awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {print $2}' /proc/net/tcp 2>/dev/null
+${section('services')}
+for s in ${SERVICES.join(' ')}; do
+	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi
+	printf '%s\\t%s\\t%s\\n' "$s" "$installed" "$(service_pids "$s" | tr '\\n' ' ')"
+done
+) > "$services_out" 2>/dev/null &
+services_job=$!
 ${section('uid')}; id -u
 ${section('clock')}; printf '%s %s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$(getconf CLK_TCK)" "$(date +%s.%N)"
 ${section('os')}; cat /etc/os-release 2>/dev/null
@@ -121,32 +141,22 @@ for f in /etc/prosody/conf.d/*.cfg.lua; do
 	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
 done
 ${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
-${section('lua-modules')}
-lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
-${AS_PROSODY_FUNCTION}
-[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
+${section('lua-modules')}; wait $lua_job; cat "$lua_out"
 ${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
 ${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null
-${section('listening')}
-inodes=$(for p in $(service_pids prosody | cut -d: -f1); do ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\\[\\([0-9]*\\)\\]$/\\1/p'; done | tr '\\n' ' ')
-awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {print $2}' /proc/net/tcp 2>/dev/null
-${section('services')}
-for s in ${SERVICES.join(' ')}; do
-	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi
-	printf '%s\\t%s\\t%s\\n' "$s" "$installed" "$(service_pids "$s" | tr '\\n' ' ')"
-done
 ${section('accounts')}
 for d in ${PROSODY_DATA}/auth%2e*/accounts ${PROSODY_DATA}/recorder%2e*/accounts ${PROSODY_DATA}/hidden%2e*/accounts; do
 	[ -d "$d" ] || continue
 	h=\${d%/accounts}; h=\${h##*/}
 	for f in "$d"/*.dat; do [ -e "$f" ] && { n=\${f##*/}; printf '%s\t%s\n' "$h" "\${n%.dat}"; }; done
 done
-${section('jigasi-user')}; sed -n 's/^org\.jitsi\.jigasi\.xmpp\.acc\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
+${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
 ${section('web-configs')}
 for f in ${WEB_CONFIG_DIR}/*-config.js; do
 	[ -f "$f" ] || continue
 	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
 done
+wait $services_job; cat "$services_out"; rm -f "$lua_out" "$services_out"
 ${section('end')}
 `;
 }

@@ -259,7 +259,19 @@ function headerCall(statement: Statement): HeaderCall | 'table-form' | undefined
  * Reads a domain config. Throws DomainConfigError('invalid-lua') with the
  * line and column when the text is not valid Lua.
  */
+/** The last few readings: a run reads one file several times (domain, token state, plan). Readings are never changed. */
+const readings: { text: string; fileName: string; config: DomainConfig }[] = [];
+
 export function parseDomainConfig(text: string, fileName = DEFAULT_FILE_NAME): DomainConfig {
+  const known = readings.find((r) => r.text === text && r.fileName === fileName);
+  if (known) return known.config;
+  const config = parseText(text, fileName);
+  readings.unshift({ text, fileName, config });
+  readings.length = Math.min(readings.length, 4);
+  return config;
+}
+
+function parseText(text: string, fileName: string): DomainConfig {
   const bytes = toLuaBytes(text);
   const toChar = byteToCharMapper(text, bytes);
   const mapRange = (r: [number, number]): Range => [toChar(r[0]), toChar(r[1])];

@@ -154,13 +154,13 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings, file
 
   const setOption = (name: string, value: boolean | readonly string[]) => {
     const existing = lastAssignment(vh, name);
-    const shown = renderProsodyTemplate('lua-value', { value });
+    const shown = () => renderProsodyTemplate('lua-value', { value });
     if (existing) {
-      if (!sameValue(existing.value, value)) edits.replace(existing.valueRange, luaValue(value), `VirtualHost "${domain}": ${name} = ${shown}`);
+      if (!sameValue(existing.value, value)) edits.replace(existing.valueRange, luaValue(value), `VirtualHost "${domain}": ${name} = ${shown()}`);
       anchor = anchorAt(existing);
       return;
     }
-    insertLines(anchor, renderProsodyTemplate('option', { name, value }), `VirtualHost "${domain}": add ${name} = ${shown}`);
+    insertLines(anchor, renderProsodyTemplate('option', { name, value }), `VirtualHost "${domain}": add ${name} = ${shown()}`);
   };
   setOption('allow_empty_token', settings.allowEmptyToken);
   setOption('enable_domain_verification', settings.enableDomainVerification);
