@@ -6,7 +6,7 @@ import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner } from '../jicofo/jicofo-conf.js';
-import { findConferenceComponent, parseDomainConfig } from '../prosody/domain-config.js';
+import { findConferenceComponent, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
 import { editAnonymousDomain } from '../web/config-js.js';
 import { planAccess } from './access.js';
 
@@ -39,6 +39,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   }
 
   const config = parseDomainConfig(domainFile.text, domainFile.path);
+  warnings.push(...startingPointNotes(config, settings.domain, domainFile));
   const access = planAccess(facts, config, settings, findConferenceComponent(config, settings.domain)?.name);
   warnings.push(...access.warnings);
   const edit = editForTokenAuth(domainFile.text, {
@@ -63,7 +64,11 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   if (contentChanged || modeChanged || ownerChanged) {
     files.push({
       path: domainFile.path,
-      purpose: `token authentication for ${settings.domain}`,
+      purpose: [
+        `token authentication for ${settings.domain}`,
+        ...(edit.edits.some((e) => /allowlist|lobby_whitelist/.test(e.description)) ? ['who joins without a token'] : []),
+        ...(access.guests && edit.edits.some((e) => /guest|muc_wait_for_host|persistent_lobby/.test(e.description)) ? [access.guests.enable ? 'guests wait for a host' : 'no more guests'] : []),
+      ].join('; '),
       before: domainFile.text,
       after: edit.text,
       diff: unifiedDiff(domainFile.path, domainFile.text, edit.text),
@@ -167,4 +172,29 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
 
 export function unifiedDiff(path: string, before: string, after: string): string {
   return before === after ? '' : createTwoFilesPatch(path, path, before, after, '', '', { context: 3 });
+}
+
+/**
+ * What the run starts from, where it is not Jitsi's stock shape or a finished
+ * token setup: a domain file that is not the link Jitsi's package makes, token
+ * options someone set by hand and left half done (the run completes them).
+ */
+export function startingPointNotes(config: DomainConfig, domain: string, file: DomainFile): string[] {
+  const notes: string[] = [];
+  if (file.link === file.path && file.link.startsWith('/etc/prosody/conf.d/')) {
+    notes.push(`${file.link} is a plain file, not a link to /etc/prosody/conf.avail/ as Jitsi's package makes it: this run edits it where it is (a copy in conf.avail/, if any, is not what Prosody reads)`);
+  }
+  const reading = readTokenConfig(config, domain);
+  const modules = reading.conferenceModules?.active ?? [];
+  const started = reading.authentication === 'token' || reading.appId !== undefined || reading.appSecret !== undefined || modules.includes('token_verification');
+  if (!started) return notes;
+  const missing = [
+    reading.authentication !== 'token' ? 'authentication is not "token"' : undefined,
+    reading.appId === undefined ? 'no app_id' : undefined,
+    reading.appSecret === undefined ? 'no app_secret' : undefined,
+    modules.includes('token_verification') && reading.mucMapperDomainBase === undefined ? 'token_verification without muc_mapper_domain_base (it refuses every join then)' : undefined,
+    reading.pluginPaths === undefined ? 'no plugin_paths (Prosody does not find the token plugins)' : undefined,
+  ].filter((m): m is string => m !== undefined);
+  if (missing.length > 0) notes.push(`token authentication was half set up by hand: ${missing.join('; ')}. This run completes it.`);
+  return notes;
 }

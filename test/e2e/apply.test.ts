@@ -126,4 +126,28 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toContain('kept from the host');
   });
+  it('takes over a hand-made, half-done setup in a conf.d file that is not a link: completes it, says so, proves it', async () => {
+    await bed.reset([name]);
+    const link = `/etc/prosody/conf.d/${DOMAIN}.cfg.lua`;
+    // An admin copied the file over its link and started on tokens by hand: app_id, no secret.
+    await bed.ssh(name, [
+      `cp --remove-destination "$(readlink -f ${link})" ${link}`,
+      `sed -i -e 's/authentication = "jitsi-anonymous" -- do not delete me/authentication = "token" -- do not delete me/' -e 's/--app_id="example_app_id"/app_id="${appId}"/' ${link}`,
+    ].join(' && '));
+    const avail = (await bed.ssh(name, `cat /etc/prosody/conf.avail/${DOMAIN}.cfg.lua`)).stdout;
+    const apply = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--yes', '--json'], { env });
+    expect(apply.exitCode, apply.stderr).toBe(0);
+    const report = parseRunDocument(apply.stdout).hosts[0];
+    expect(report.smoke?.ok).toBe(true);
+    expect(report.warnings).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^${link.replace(/\./g, '\\.')} is a plain file, not a link`)),
+      'token authentication was half set up by hand: no app_secret. This run completes it.',
+    ]));
+    expect((await bed.ssh(name, `test -f ${link} && test ! -L ${link} && echo plain`)).stdout).toBe('plain');
+    expect((await bed.ssh(name, `grep -c '^    app_secret=' ${link}`)).stdout).toBe('1');
+    // The copy Prosody does not read is left as it was.
+    expect((await bed.ssh(name, `cat /etc/prosody/conf.avail/${DOMAIN}.cfg.lua`)).stdout).toBe(avail);
+    const again = await jitsiJwt(['plan', target(), ...sshFlags(bed), '--detailed-exitcode']);
+    expect(again.exitCode, again.stdout).toBe(0);
+  });
 });

@@ -90,3 +90,36 @@ describe('planTokenAuth', () => {
     expect(plan(f, { domain: 'meet2.example.com' }).configPath).toBe('/etc/prosody/conf.avail/meet2.example.com.cfg.lua');
   });
 });
+
+describe('starting points', () => {
+  const notes = (p: ReturnType<typeof plan>) => p.warnings.filter((w) => /half set up|plain file/.test(w));
+
+  it('says nothing about a stock file or a converged one', () => {
+    expect(notes(plan(facts()))).toEqual([]);
+    expect(notes(plan(converged()))).toEqual([]);
+  });
+
+  it('says what a hand-made token setup lacked, and completes it', () => {
+    const text = stockText
+      .replace('authentication = "jitsi-anonymous" -- do not delete me', 'authentication = "token" -- do not delete me')
+      .replace('--app_id="example_app_id"', 'app_id="backend"');
+    const p = plan(facts({}, text));
+    expect(notes(p)).toEqual(['token authentication was half set up by hand: no app_secret. This run completes it.']);
+    expect(p.files[0].after).toMatch(/\n\s+app_secret=/);
+  });
+
+  it('names token_verification left without muc_mapper_domain_base', () => {
+    const text = stockText.replace(/^muc_mapper_domain_base = .*\n/m, '').replace('--"token_verification";', '"token_verification";');
+    const p = plan(facts({}, text));
+    expect(notes(p)[0]).toMatch(/authentication is not "token"; no app_id; no app_secret; token_verification without muc_mapper_domain_base/);
+    expect(p.files[0].after).toMatch(/^muc_mapper_domain_base = "meet\.example\.com";$/m);
+  });
+
+  it('edits a conf.d file that is not a link where it is, and says so', () => {
+    const f = facts();
+    const link = f.domainFiles[0].link;
+    const p = plan(facts({ domainFiles: [{ ...f.domainFiles[0], path: link }] }));
+    expect(p.configPath).toBe(link);
+    expect(notes(p)).toEqual([`${link} is a plain file, not a link to /etc/prosody/conf.avail/ as Jitsi's package makes it: this run edits it where it is (a copy in conf.avail/, if any, is not what Prosody reads)`]);
+  });
+});
