@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../errors.js';
 import { isEmpty } from '../plan/changes.js';
 import { currentTokenState, jitsiDomains } from '../plan/resolve.js';
-import { guestsEnabled } from '../plan/access.js';
+import { guestsEnabled, passwordLogins } from '../plan/access.js';
 import { findConferenceComponent } from '../prosody/domain-config.js';
 import { changePlanned } from '../run/change-run.js';
 import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
@@ -37,6 +37,11 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
       : await ask<string>({ type: 'select', message: 'Which Jitsi domain?', choices: domains.map((d) => d.domain) });
   const current = currentTokenState(domains.find((d) => d.domain === domainName)!);
   const plugins = new Set(host.facts.plugins.present);
+  const passwords = passwordLogins(host.facts, domains.find((d) => d.domain === domainName)!.config, domainName);
+  if (passwords !== undefined) {
+    out.write(`${domainName} logs users in with passwords (a "secure domain", ${passwords} account${passwords === 1 ? '' : 's'}). With token authentication none of them can log in any more.\n`);
+    if (!(await ask<boolean>({ type: 'confirm', message: 'Switch it to tokens and end password login?', initial: false }))) return 'leave';
+  }
 
   let secretChoice: SecretChoice | undefined;
   if (current.tokenAuth && current.appSecret) {

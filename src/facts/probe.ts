@@ -62,6 +62,8 @@ export interface HostFacts {
   listening: string[];
   /** account names on the hosts where Jitsi's components log in (auth.*, recorder.*, hidden.*), by host */
   accounts: Record<string, string[]>;
+  /** how many accounts each host of this Prosody has (password logins), by host */
+  accountCounts: Record<string, number>;
   /** the XMPP account Jigasi logs in with (from its sip-communicator.properties) */
   jigasiUser?: string;
   /** Jitsi Meet's web configs, /etc/jitsi/meet/<domain>-config.js */
@@ -149,6 +151,14 @@ for d in ${PROSODY_DATA}/auth%2e*/accounts ${PROSODY_DATA}/recorder%2e*/accounts
 	[ -d "$d" ] || continue
 	h=\${d%/accounts}; h=\${h##*/}
 	for f in "$d"/*.dat; do [ -e "$f" ] && { n=\${f##*/}; printf '%s\t%s\n' "$h" "\${n%.dat}"; }; done
+done
+${section('account-counts')}
+for d in ${PROSODY_DATA}/*/accounts; do
+	[ -d "$d" ] || continue
+	h=\${d%/accounts}; h=\${h##*/}
+	set -- "$d"/*.dat
+	[ -e "$1" ] || set --
+	printf '%s\t%s\n' "$h" "$#"
 done
 ${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
 ${section('web-configs')}
@@ -242,6 +252,7 @@ export function parseFacts(output: string): HostFacts {
     jicofoConf: jicofo ? Buffer.from(jicofo, 'base64').toString('utf8') : undefined,
     services,
     accounts: parseAccounts(s.get('accounts')),
+    accountCounts: Object.fromEntries(lines(s.get('account-counts')).map((l) => l.split('\t')).filter(([h, n]) => h && /^\d+$/.test(n ?? '')).map(([h, n]) => [fromStoreName(h), Number(n)])),
     jigasiUser: lines(s.get('jigasi-user'))[0]?.trim() || undefined,
     webConfigs: lines(s.get('web-configs')).map((line) => {
       const [path, mode, owner, group, content] = line.split('\t');

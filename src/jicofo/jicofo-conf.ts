@@ -36,3 +36,76 @@ export function setAutoOwner(text: string, value: boolean): string {
   const separator = text === '' || text.endsWith('\n') ? '' : eol;
   return `${text}${separator}${template()({ value }).replace(/\n/g, eol)}`;
 }
+
+/**
+ * Jicofo's own login check (the "secure domain" guide's
+ * `authentication { enabled: true, type: XMPP, login-url: ... }`). With token
+ * authentication it must be off (Jitsi's handbook): Prosody decides who gets in.
+ * Reads the `enabled` key of a `jicofo { authentication { ... } }` block, or a
+ * dotted `authentication.enabled`; undefined when the file has neither.
+ */
+export function readJicofoAuthentication(text: string): boolean | undefined {
+  const found = authenticationEnabled(text);
+  return found.length === 0 ? undefined : found[found.length - 1].value;
+}
+
+/** Sets the last `enabled` of Jicofo's authentication section to `value` in place; a file without one is left as it is. */
+export function setJicofoAuthentication(text: string, value: boolean): string {
+  const found = authenticationEnabled(text);
+  const last = found[found.length - 1];
+  if (!last || last.value === value) return text;
+  return text.slice(0, last.range[0]) + String(value) + text.slice(last.range[1]);
+}
+
+const DOTTED_ENABLED = /^[ \t]*(?:jicofo\.)?authentication\.enabled[ \t]*[:=][ \t]*("?)(true|false)\1[ \t]*(?:#.*|\/\/.*)?$/gm;
+
+/** Every `enabled` of an `authentication` object (in a block or dotted), in file order, with the range of its value. */
+function authenticationEnabled(text: string): { value: boolean; range: [number, number] }[] {
+  const found: { value: boolean; range: [number, number] }[] = [];
+  for (const m of text.matchAll(DOTTED_ENABLED)) {
+    const start = m.index! + m[0].indexOf(m[2], m[0].search(/[:=]/));
+    found.push({ value: m[2] === 'true', range: [start, start + m[2].length] });
+  }
+  const block = /(^|[\s{,])(?:jicofo\.)?"?authentication"?[ \t]*[:=]?[ \t]*\{/gm;
+  for (const m of text.matchAll(block)) {
+    const open = m.index! + m[0].length - 1;
+    const close = matchingBrace(text, open);
+    if (close < 0) continue;
+    const body = text.slice(open + 1, close);
+    for (const e of body.matchAll(/(^|[\s{,])"?enabled"?[ \t]*[:=][ \t]*("?)(true|false)\2/gm)) {
+      if (depthAt(body, e.index!) !== 0) continue;
+      const start = open + 1 + e.index! + e[0].lastIndexOf(e[3]);
+      found.push({ value: e[3] === 'true', range: [start, start + e[3].length] });
+    }
+  }
+  return found.sort((a, b) => a.range[0] - b.range[0]);
+}
+
+/** The `}` closing the `{` at `open`, skipping strings and comments; -1 when there is none. */
+function matchingBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '#' || (c === '/' && text[i + 1] === '/')) {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (c === '{') {
+      depth++;
+    } else if (c === '}') {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/** How deep in nested braces `pos` of `body` is. */
+function depthAt(body: string, pos: number): number {
+  let depth = 0;
+  for (let i = 0; i < pos; i++) {
+    if (body[i] === '{') depth++;
+    else if (body[i] === '}') depth--;
+  }
+  return depth;
+}

@@ -123,10 +123,18 @@ export function planAccess(facts: HostFacts, config: DomainConfig, settings: Res
 
   const vh = sectionsNamed(config, 'virtualhost', domain);
   const modules = readModulesEnabled(vh).active;
-  const guestsOn = settings.guests ?? guestsEnabled(config, conference, domain);
+  // A "secure domain" server's guests (password accounts on the domain, anonymous guests on
+  // guest.<domain>) keep getting in after the switch: they wait for a token holder.
+  let wanted = settings.guests;
+  const auth = lastAssignment(vh, 'authentication')?.value;
+  if (wanted === undefined && !settings.accessUnchanged && (auth === 'internal_hashed' || auth === 'internal_plain') && enabledVirtualHost(config, guestDomain)) {
+    wanted = true;
+    warnings.push(`this secure domain's guests log in on ${guestDomain}: they keep getting in, now once a token holder is in the room (muc_wait_for_host); --no-guests shuts them out instead`);
+  }
+  const guestsOn = wanted ?? guestsEnabled(config, conference, domain);
   let guests: GuestSettings | undefined;
-  if (settings.guests !== undefined) {
-    if (settings.guests) {
+  if (wanted !== undefined) {
+    if (wanted) {
       requireGuestPrerequisites(facts, config, domain);
       const moderatorFromToken = settings.moderatorFromToken
         ?? (conference ? readModulesEnabled(sectionsNamed(config, 'component', conference)).active.includes('token_affiliation') : false);
@@ -141,8 +149,8 @@ export function planAccess(facts: HostFacts, config: DomainConfig, settings: Res
 
   if (settings.accessUnchanged) return { identities: settings.roomCheck ? identities : [], guestDomain: guestsOn ? guestDomain : undefined, warnings };
   const add = settings.roomCheck ? identities.map((i) => i.entry) : [];
-  const remove = settings.guests === false ? [guestDomain] : [];
-  const lobbyOn = modules.includes(LOBBY_ROOMS) || settings.guests === true;
+  const remove = wanted === false ? [guestDomain] : [];
+  const lobbyOn = modules.includes(LOBBY_ROOMS) || wanted === true;
   return {
     identities: settings.roomCheck ? identities : [],
     allowlist: add.length > 0 || remove.length > 0 ? { add, remove } : undefined,
@@ -199,9 +207,11 @@ export function accessToProve(facts: HostFacts, config: DomainConfig, domain: st
     .filter((i) => !i.entry.includes('@') && passwordHost(config, i.entry))
     .map((i) => ({ name: i.kind === 'jibri' ? 'jibri account' as const : 'jigasi account' as const, domain: i.entry }));
   const guests = guestsEnabled(config, conference?.name, domain);
+  const passwords = Object.entries(facts.accountCounts ?? {}).some(([host, n]) => host.toLowerCase() === domain.toLowerCase() && n > 0);
   return {
     ...(services.length > 0 ? { serviceAccounts: services } : {}),
     ...(guests ? { guestDomain: `guest.${domain}` } : {}),
+    ...(passwords ? { passwordAccounts: true } : {}),
   };
 }
 
@@ -209,4 +219,12 @@ export function accessToProve(facts: HostFacts, config: DomainConfig, domain: st
 export function accessAfterPlan(facts: HostFacts, plan: Plan): AccessExpectations {
   const text = plan.files.find((f) => f.path === plan.configPath)?.after ?? facts.domainFiles.find((d) => d.path === plan.configPath)?.text;
   return text === undefined ? {} : accessToProve(facts, parseDomainConfig(text, plan.configPath), plan.domain);
+}
+
+/** The number of password accounts of a domain that logs users in with passwords (a "secure domain"); undefined when it does not. */
+export function passwordLogins(facts: HostFacts, config: DomainConfig, domain: string): number | undefined {
+  const auth = lastAssignment(sectionsNamed(config, 'virtualhost', domain), 'authentication')?.value;
+  if (auth !== 'internal_hashed' && auth !== 'internal_plain') return undefined;
+  const entry = Object.entries(facts.accountCounts ?? {}).find(([host]) => host.toLowerCase() === domain.toLowerCase());
+  return entry ? entry[1] : 0;
 }

@@ -48,6 +48,8 @@ export interface Plan {
   warnings: string[];
   /** who joins without a token once applied (token_verification_allowlist), and whether guests wait for a host */
   access?: { identities: TokenlessIdentity[]; guests: boolean };
+  /** the domain logged users in with passwords before ("secure domain"): how many accounts stop working */
+  passwordAccounts?: number;
 }
 
 export function isEmpty(plan: Plan): boolean {

@@ -5,10 +5,10 @@ import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, WEB_CONFIG_DIR, type DomainFile
 import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
-import { setAutoOwner } from '../jicofo/jicofo-conf.js';
+import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
 import { editAnonymousDomain } from '../web/config-js.js';
-import { planAccess } from './access.js';
+import { passwordLogins, planAccess } from './access.js';
 
 export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
@@ -40,6 +40,13 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
 
   const config = parseDomainConfig(domainFile.text, domainFile.path);
   warnings.push(...startingPointNotes(config, settings.domain, domainFile));
+  const passwordAccounts = passwordLogins(facts, config, settings.domain);
+  if (passwordAccounts !== undefined) {
+    warnings.push(
+      `VirtualHost "${settings.domain}" logs users in with passwords (a "secure domain", ${passwordAccounts} account${passwordAccounts === 1 ? '' : 's'}): ` +
+        'with token authentication none of them can log in any more; only tokens (and the identities below) get in',
+    );
+  }
   const access = planAccess(facts, config, settings, findConferenceComponent(config, settings.domain)?.name);
   warnings.push(...access.warnings);
   const edit = editForTokenAuth(domainFile.text, {
@@ -87,10 +94,21 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     if (facts.jicofoConf === undefined) {
       throw new HostStateError(`${JICOFO_CONF} is missing, so Jicofo cannot be told to stop making the first joiner moderator`, 'install jicofo, or leave out --moderator-from-token');
     }
-    const after = setAutoOwner(facts.jicofoConf, false);
+  }
+  if (facts.jicofoConf !== undefined) {
+    const purposes: string[] = [];
+    let after = facts.jicofoConf;
+    if (settings.moderatorFromToken) {
+      after = setAutoOwner(after, false);
+      if (after !== facts.jicofoConf) purposes.push('Jicofo stops making the first joiner moderator (the token decides)');
+    }
+    // The secure domain guide's login check in Jicofo: with tokens it must be off (Jitsi's handbook).
+    const beforeAuth = after;
+    after = setJicofoAuthentication(after, false);
+    if (after !== beforeAuth) purposes.push("Jicofo's own login check off: with tokens Prosody decides who gets in");
     if (after !== facts.jicofoConf) {
       jicofoChanged = true;
-      files.push({ path: JICOFO_CONF, purpose: 'Jicofo stops making the first joiner moderator (the token decides)', before: facts.jicofoConf, after, diff: unifiedDiff(JICOFO_CONF, facts.jicofoConf, after) });
+      files.push({ path: JICOFO_CONF, purpose: purposes.join('; '), before: facts.jicofoConf, after, diff: unifiedDiff(JICOFO_CONF, facts.jicofoConf, after) });
     }
   }
 
@@ -167,6 +185,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     restartReasons,
     warnings,
     access: { identities: access.identities, guests: access.guestDomain !== undefined },
+    ...(passwordAccounts !== undefined ? { passwordAccounts } : {}),
   };
 }
 

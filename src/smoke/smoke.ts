@@ -41,6 +41,8 @@ export interface AccessExpectations {
   serviceAccounts?: { name: ServiceCaseName; domain: string }[];
   /** guests log in on this domain and wait until a token holder is in the room */
   guestDomain?: string;
+  /** the domain had password accounts ("secure domain"): password login must be gone */
+  passwordAccounts?: boolean;
 }
 
 /** Makes throwaway accounts on the server (and removes them afterwards). */
@@ -87,7 +89,7 @@ const AFFILIATION_SETTLE_MS = 1_500;
 
 export type ServiceCaseName = 'jibri account' | 'jigasi account';
 export type GuestCaseName = 'guest waits' | 'guest after host' | 'guest in another room';
-export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'old secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token' | ServiceCaseName | GuestCaseName;
+export type CaseName = 'valid token' | 'no token' | 'wrong secret' | 'old secret' | 'expired token' | 'wrong room' | 'moderator token' | 'plain token' | 'password login' | ServiceCaseName | GuestCaseName;
 
 /**
  * pass: behaved as expected (a refusal came from the intended check); fail: it
@@ -133,6 +135,7 @@ export interface IntendedRefusal {
 
 const LOGIN_CHECK: IntendedRefusal = { at: 'sasl', condition: 'not-allowed', check: 'the token check at login' };
 const ROOM_CHECK: IntendedRefusal = { at: 'join', condition: 'not-allowed', check: 'the room check' };
+const NO_PASSWORDS: IntendedRefusal = { at: 'sasl', condition: 'no-plain-mechanism', check: 'token-only login (no password mechanism offered)' };
 
 /** The refusal that proves a case's check did the refusing (mod_auth_token at SASL, mod_token_verification at join). */
 export function intendedRefusalFor(name: CaseName): IntendedRefusal | undefined {
@@ -144,6 +147,8 @@ export function intendedRefusalFor(name: CaseName): IntendedRefusal | undefined 
       return LOGIN_CHECK;
     case 'wrong room':
       return ROOM_CHECK;
+    case 'password login':
+      return NO_PASSWORDS;
     default:
       return undefined;
   }
@@ -300,6 +305,11 @@ async function smokeCases(target: SmokeTarget, expect: SmokeExpectations, option
     check('expired token', 'refused', async () => walk(target, await mintToken({ ...claims, appSecret: expect.appSecret, now: new Date(Date.now() - 3_600_000) }), room, timeoutMs)),
     check('wrong room', expect.roomCheck ? 'refused' : 'admitted', async () => walk(target, await mintToken({ ...claims, appSecret: expect.appSecret }), otherRoom, timeoutMs)),
   );
+  if (expect.access?.passwordAccounts) {
+    // The accounts are still in Prosody's store; the domain must no longer offer password login at all.
+    const login = { user: `jitsi-jwt-smoke-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('hex') };
+    together.push(check('password login', 'refused', () => walk(target, { login }, room, timeoutMs)));
+  }
   // Jibri, Jigasi: an account of their own kind on their domain joins without a token.
   for (const service of expect.access?.serviceAccounts ?? []) {
     together.push(

@@ -3,14 +3,17 @@
 // accounts join a room; an anonymous client stays out), the smoke test proves
 // it with throwaway accounts it removes again; --guests makes guests wait for
 // a host, a re-run changes nothing, --no-guests gives back both files byte for
-// byte, and a failed run puts config.js back too.
+// byte, and a failed run puts config.js back too. A password-protected ("secure
+// domain") server is taken over: the plan says how many accounts stop working,
+// its guests keep getting in by waiting for a host, Jicofo's login check goes
+// off, and password login is proven gone.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/errors.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
-import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
+import { attemptJoin, domainFile, prosodyPid, restartProsody } from '../support/token-host.js';
 import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
@@ -135,5 +138,39 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(off.host.access?.guests).toBe(false);
     expect(await snapshot()).toBe(tokenState);
     expect((await bed.ssh(name, `cat ${CONFIG_JS}`)).stdout).toBe(webBefore);
+  });
+  it("takes over a password-protected server: says what ends, keeps its guests waiting, turns Jicofo's login check off, proves it", async () => {
+    await bed.reset([name]);
+    const file = domainFile(DOMAIN);
+    // The "secure domain" guide: password accounts on the domain, anonymous guests on guest.<domain>, Jicofo checking logins.
+    await bed.ssh(name, [
+      `sed -i 's/authentication = "jitsi-anonymous" -- do not delete me/authentication = "internal_hashed"/' ${file}`,
+      `printf '\\nVirtualHost "guest.${DOMAIN}"\\n    authentication = "anonymous"\\n    c2s_require_encryption = false\\n' >> ${file}`,
+      `sed -i "s|^        // anonymousdomain: 'guest.example.com',$|&\\n        anonymousdomain: 'guest.${DOMAIN}',|" ${CONFIG_JS}`,
+      `sed -i 's/^jicofo {$/jicofo {\\n  authentication: {\\n    enabled: true\\n    type: XMPP\\n    login-url: ${DOMAIN}\\n  }/' /etc/jitsi/jicofo/jicofo.conf`,
+    ].join(' && '));
+    await restartProsody(bed, name);
+    await bed.ssh(name, `prosodyctl register alice ${DOMAIN} alice-password-1 && prosodyctl register bob ${DOMAIN} bob-password-2`);
+    const alice = { user: 'alice', password: 'alice-password-1' };
+    expect((await attemptJoin({ url: url(), domain: DOMAIN, room: 'before', login: alice })).auth).toEqual({ ok: true });
+    const webBefore = (await bed.ssh(name, `cat ${CONFIG_JS}`)).stdout;
+
+    const plan = await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', appId]);
+    expect(plan.stdout).toMatch(/logs users in with passwords \(a "secure domain", 2 accounts\): with token authentication none of them can log in any more/);
+    expect(plan.stdout).toMatch(/this secure domain's guests log in on guest\.meet\.test: they keep getting in/);
+    expect(plan.stdout).toContain("Jicofo's own login check off");
+
+    const applied = await run(name, host, 'apply', '--app-id', appId, '--yes');
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    expect(applied.host.access?.guests).toBe(true);
+    const cases = Object.fromEntries(applied.host.smoke!.cases.map((c) => [c.name, c]));
+    expect(cases['password login']).toMatchObject({ expected: 'refused', verdict: 'pass' });
+    expect(cases['guest waits']).toMatchObject({ verdict: 'pass' });
+    expect(cases['guest after host']).toMatchObject({ verdict: 'pass' });
+    expect(cases['valid token']).toMatchObject({ verdict: 'pass' });
+    // An account that logged in with its password before cannot now; config.js already named the guest domain.
+    expect((await attemptJoin({ url: url(), domain: DOMAIN, room: 'after', login: alice })).auth).toMatchObject({ ok: false, condition: 'no-plain-mechanism' });
+    expect((await bed.ssh(name, `cat ${CONFIG_JS}`)).stdout).toBe(webBefore);
+    expect((await bed.ssh(name, 'grep -A1 "authentication: {" /etc/jitsi/jicofo/jicofo.conf')).stdout).toContain('enabled: false');
   });
 });

@@ -32,6 +32,7 @@ export function facts(overrides: Partial<HostFacts> = {}, text = stockText): Hos
     listening: [],
     accounts: { [`auth.${DOMAIN}`]: ['focus', 'jvb'] },
     webConfigs: [],
+    accountCounts: { [`auth.${DOMAIN}`]: 2 },
     ...overrides,
   };
 }

@@ -33,6 +33,7 @@ export interface RunDocumentShape {
     exitCode: number;
     changes: string[];
     restarts: string[];
+    warnings: string[];
     files: { path: string; purpose: string; diff: string }[];
     access: { withoutToken: { kind: string; entry: string; reason: string; lobby: boolean }[]; guests: boolean } | null;
     applied: { changed: boolean; installed: string[]; restarted: { service: string; how: string }[] } | null;

@@ -168,3 +168,40 @@ describe('the smoke test reads what the host has', () => {
     });
   });
 });
+
+describe('a password-protected server ("secure domain")', () => {
+  const secureText = stockText.replace('authentication = "jitsi-anonymous" -- do not delete me', 'authentication = "internal_hashed"')
+    + `\nVirtualHost "guest.${DOMAIN}"\n    authentication = "anonymous"\n    c2s_require_encryption = false\n`;
+  const secureJicofo = `jicofo {\n  authentication: {\n    enabled: true\n    type: XMPP\n    login-url: ${DOMAIN}\n  }\n}\n`;
+  const secure = (overrides: Partial<HostFacts> = {}) => guestFacts({ accountCounts: { [DOMAIN]: 3, [`auth.${DOMAIN}`]: 2 }, jicofoConf: secureJicofo, ...overrides }, secureText);
+
+  it('says how many password accounts stop working', () => {
+    const p = plan(secure());
+    expect(p.passwordAccounts).toBe(3);
+    expect(p.warnings.join('\n')).toMatch(/logs users in with passwords \(a "secure domain", 3 accounts\): with token authentication none of them can log in any more/);
+  });
+
+  it('keeps its guests, who now wait for a host, unless told otherwise', () => {
+    const p = plan(secure());
+    expect(p.access?.guests).toBe(true);
+    expect(p.warnings.join('\n')).toMatch(/this secure domain's guests log in on guest\.meet\.example\.com: they keep getting in, now once a token holder is in the room/);
+    const after = domainAfter(p);
+    expect(readModulesEnabled(conference(after)).active).toContain('muc_wait_for_host');
+    // Its own guest host stays as the admin wrote it (anonymous login is what guests need).
+    expect(after).toContain(`VirtualHost "guest.${DOMAIN}"\n    authentication = "anonymous"\n`);
+    const off = plan(secure(), { guests: false });
+    expect(off.access?.guests).toBe(false);
+    expect(sectionsNamed(parseDomainConfig(domainAfter(off)), 'virtualhost', `guest.${DOMAIN}`)).toEqual([]);
+  });
+
+  it("turns Jicofo's own login check off, as the handbook says for tokens", () => {
+    const jicofo = plan(secure()).files.find((f) => f.path === '/etc/jitsi/jicofo/jicofo.conf')!;
+    expect(jicofo.after).toBe(secureJicofo.replace('enabled: true', 'enabled: false'));
+    expect(jicofo.purpose).toMatch(/Jicofo's own login check off/);
+  });
+
+  it('has the smoke test prove that password login is gone', () => {
+    const f = secure();
+    expect(accessAfterPlan(f, plan(f))).toMatchObject({ passwordAccounts: true, guestDomain: `guest.${DOMAIN}` });
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readAutoOwner, setAutoOwner } from '../../src/jicofo/jicofo-conf.js';
+import { readAutoOwner, readJicofoAuthentication, setAutoOwner, setJicofoAuthentication } from '../../src/jicofo/jicofo-conf.js';
 
 const stock = `jicofo {
   xmpp: {
@@ -32,5 +32,44 @@ describe('jicofo.conf enable-auto-owner', () => {
   it('reads the default as unset, and keeps CRLF when appending', () => {
     expect(readAutoOwner(stock)).toBeUndefined();
     expect(setAutoOwner('jicofo {\r\n}', false)).toBe('jicofo {\r\n}\r\n# jitsi-jwt: moderators come from the token (context.user.moderator or affiliation), not from joining first\r\njicofo.conference.enable-auto-owner = false\r\n');
+  });
+});
+
+describe("jicofo.conf authentication (the secure domain guide's)", () => {
+  const secure = `jicofo {
+  authentication: {
+    enabled: true
+    type: XMPP
+    login-url: meet.test
+  }
+  xmpp: {
+    client: {
+      client-proxy: focus.meet.test
+      # enabled: true in a comment or another block is not it
+      enabled: true
+    }
+  }
+}
+`;
+
+  it('turns it off in place, keeping every other byte, and reads it back', () => {
+    expect(readJicofoAuthentication(secure)).toBe(true);
+    const out = setJicofoAuthentication(secure, false);
+    expect(out).toBe(secure.replace('    enabled: true\n    type: XMPP', '    enabled: false\n    type: XMPP'));
+    expect(readJicofoAuthentication(out)).toBe(false);
+    expect(setJicofoAuthentication(out, false)).toBe(out);
+  });
+
+  it.each([
+    ['jicofo.authentication.enabled = true\n', 'jicofo.authentication.enabled = false\n'],
+    ['jicofo {\n  authentication { enabled = "true", type = XMPP }\n}\n', 'jicofo {\n  authentication { enabled = "false", type = XMPP }\n}\n'],
+    ['jicofo {\n  "authentication": {\n    "enabled": true\n  }\n}\n', 'jicofo {\n  "authentication": {\n    "enabled": false\n  }\n}\n'],
+  ])('in other spellings: %j', (before, after) => {
+    expect(setJicofoAuthentication(before, false)).toBe(after);
+  });
+
+  it('leaves a file without an authentication section alone', () => {
+    expect(readJicofoAuthentication(stock)).toBeUndefined();
+    expect(setJicofoAuthentication(stock, false)).toBe(stock);
   });
 });
