@@ -6,7 +6,7 @@ import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
-import { findConferenceComponent, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
+import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
 import { editAnonymousDomain } from '../web/config-js.js';
 import { passwordLogins, planAccess } from './access.js';
 
@@ -40,6 +40,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
 
   const config = parseDomainConfig(domainFile.text, domainFile.path);
   warnings.push(...startingPointNotes(config, settings.domain, domainFile));
+  warnings.push(...sharedGlobalNotes(facts, domainFile, settings.domain));
   const passwordAccounts = passwordLogins(facts, config, settings.domain);
   if (passwordAccounts !== undefined) {
     warnings.push(
@@ -217,3 +218,25 @@ export function startingPointNotes(config: DomainConfig, domain: string, file: D
   if (missing.length > 0) notes.push(`token authentication was half set up by hand: ${missing.join('; ')}. This run completes it.`);
   return notes;
 }
+
+/**
+ * Prosody's global options are one set for every file it includes: another
+ * Jitsi domain's file that sets muc_mapper_domain_base overrides this one's
+ * (the file read last wins), and the plugins that read it act for that domain.
+ */
+function sharedGlobalNotes(facts: HostFacts, domainFile: DomainFile, domain: string): string[] {
+  const others = facts.domainFiles.filter((f) => f.path !== domainFile.path).flatMap((f) => {
+    try {
+      const value = lastAssignment([parseDomainConfig(f.text, f.path).global], 'muc_mapper_domain_base')?.value;
+      return typeof value === 'string' && value.toLowerCase() !== domain.toLowerCase() ? [`${f.link} sets it to "${value}"`] : [];
+    } catch {
+      return [];
+    }
+  });
+  if (others.length === 0) return [];
+  return [
+    `muc_mapper_domain_base is a global option shared by every file Prosody reads, and ${others.join(', ')}: the file read last wins, ` +
+      `and what depends on it (guests waiting for a host, the MUC domain mapper) then acts for that domain, not ${domain}`,
+  ];
+}
+

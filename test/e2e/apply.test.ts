@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { mintToken } from '../../src/token/mint.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
-import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
+import { attemptJoin, domainFile, prosodyPid, restartProsody } from '../support/token-host.js';
 import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
@@ -149,5 +149,25 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect((await bed.ssh(name, `cat /etc/prosody/conf.avail/${DOMAIN}.cfg.lua`)).stdout).toBe(avail);
     const again = await jitsiJwt(['plan', target(), ...sshFlags(bed), '--detailed-exitcode']);
     expect(again.exitCode, again.stdout).toBe(0);
+  });
+  it('on a Prosody with two Jitsi domains, asks which one and changes only that one', async () => {
+    await bed.reset([name]);
+    const second = '/etc/prosody/conf.avail/meet2.test.cfg.lua';
+    await bed.ssh(name, `sed 's/meet\\.test/meet2.test/g' ${domainFile(DOMAIN)} > ${second} && ln -s ${second} /etc/prosody/conf.d/meet2.test.cfg.lua`);
+    await restartProsody(bed, name);
+    const secondBefore = (await bed.ssh(name, `cat ${second}`)).stdout;
+
+    const ambiguous = await jitsiJwt(['plan', target(), ...flags()], { env });
+    expect(ambiguous.exitCode).toBe(3);
+    expect(ambiguous.stderr).toMatch(/this host serves several Jitsi domains: meet2?\.test .*meet2?\.test/);
+    expect(ambiguous.stderr).toContain('choose one with --domain');
+
+    const apply = await jitsiJwt(['apply', target(), ...flags(), '--domain', DOMAIN, '--yes', '--json'], { env });
+    expect(apply.exitCode, apply.stderr).toBe(0);
+    const report = parseRunDocument(apply.stdout).hosts[0];
+    expect(report.domain).toBe(DOMAIN);
+    expect(report.smoke?.ok, JSON.stringify(report.smoke?.cases)).toBe(true);
+    expect(report.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^muc_mapper_domain_base is a global option shared by every file Prosody reads, and \/etc\/prosody\/conf\.d\/meet2\.test\.cfg\.lua sets it to "meet2\.test"/)]));
+    expect((await bed.ssh(name, `cat ${second}`)).stdout).toBe(secondBefore);
   });
 });

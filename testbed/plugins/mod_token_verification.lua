@@ -4,7 +4,7 @@
 -- Listed in the conference MUC's modules_enabled. When a room is created or
 -- joined, the session's token must allow the room: its `room` claim must
 -- match ("*" = any room) and, with enable_domain_verification, its `sub` must
--- be the XMPP domain (muc_mapper_domain_base), "*", or the tenant of a
+-- be the XMPP domain (the VirtualHost the component belongs to), "*", or the tenant of a
 -- "[tenant]room" room. A session without a token (a guest, Jibri's recorder,
 -- Jigasi) is judged the same way and so refused, unless allow_empty_token is
 -- set on the main VirtualHost (see token/util.lib.lua for the other options
@@ -48,10 +48,14 @@ if not domain_base then
 	return;
 end
 
--- Token options live on the main VirtualHost.
-local token_util = module:require "token/util".new(module:context(domain_base));
+-- Token options live on the VirtualHost this component belongs to: its name
+-- without the first label (conference.meet.example.com -> meet.example.com), as
+-- in Jitsi's plugin; muc_mapper_domain_base is global, shared by every domain
+-- file of a Prosody.
+local parent = module.host:match("^[^.]+%.(.+)$") or domain_base;
+local token_util = module:require "token/util".new(module:context(parent));
 if token_util == nil then
-	error("token verification is not configured on " .. domain_base .. " (see the errors above)", 0);
+	error("token verification is not configured on " .. parent .. " (see the errors above)", 0);
 end
 
 -- Domains and bare JIDs that join without a token; re-read on config reload.

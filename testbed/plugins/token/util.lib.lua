@@ -31,7 +31,9 @@ function Util.new(ctx)
 	self.accepted_audiences = ctx:get_option_array("asap_accepted_audiences", { "*" });
 	self.require_room_claim = ctx:get_option_boolean("asap_require_room_claim", true);
 	self.domain_verification = ctx:get_option_boolean("enable_domain_verification", true);
-	self.domain_base = ctx:get_option_string("muc_mapper_domain_base");
+	-- The domain a token's sub must name: the VirtualHost whose options these are
+	-- (Jitsi's plugin checks the room's address against conference.<sub>).
+	self.domain_base = ctx.host;
 
 	if self.app_id == nil then
 		module:log("error", "'app_id' must not be empty");
