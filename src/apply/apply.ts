@@ -90,7 +90,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
   if (options.shouldStop?.()) throw new RolledBackError('interrupted', `interrupted on ${connector.label} before anything but packages changed; nothing else was touched`);
 
   const backupDir = `${BACKUP_ROOT}/${backupStamp(options.now ?? new Date())}`;
-  const touchesFiles = plan.files.length > 0 || plan.links.length > 0 || (plan.unlinks ?? []).length > 0;
+  const touchesFiles = plan.files.length > 0 || plan.links.length > 0 || (plan.unlinks ?? []).length > 0 || plan.debconf !== undefined;
   if (touchesFiles) {
     emit({ step: 'write', backupDir });
     report.backupDir = backupDir;
@@ -107,6 +107,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
         unlinks: (plan.unlinks ?? []).map((l) => l.path),
         lua,
         luaModules: options.luaModules ?? TOKEN_LUA_MODULES,
+        debconf: plan.debconf && plan.debconf.selections.map((s) => `${plan.debconf!.package} ${s.question} ${s.type} ${s.value}\n`).join(''),
       }),
     );
     const out = parseScriptOutput(result.stdout);

@@ -1,6 +1,7 @@
 // The shell scripts apply sends to the host, one per step. Each is a POSIX sh
 // script sent over stdin (never argv); file contents travel base64-encoded
 // inside them. Results come back as `@@result key value` lines.
+import { DEBCONF_DATABASES } from '../plan/changes.js';
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
 import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
 import { BACKUP_ROOT } from '../facts/backups.js';
@@ -109,7 +110,7 @@ export interface LinkWrite {
  * `link<TAB>path` (a link this run made: remove it) and
  * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
-export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[] }): string {
+export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string }): string {
   const { backupDir } = options;
   const manifest = shQuote(`${backupDir}/manifest`);
   // What a link's path was before this run touched it, so that a rollback puts exactly that back.
@@ -126,6 +127,19 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     `: > ${shQuote(`${backupDir}/manifest`)}`,
     `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
   ];
+  if (options.debconf !== undefined) {
+    // debconf's databases are saved like files, so a rollback puts the old answers back.
+    for (const [i, db] of DEBCONF_DATABASES.entries()) {
+      const saved = `${backupDir}/debconf-${i}`;
+      lines.push(`if [ -f ${shQuote(db)} ]; then cp -a ${shQuote(db)} ${shQuote(saved)}; printf 'file\\t%s\\t%s\\n' ${shQuote(db)} ${shQuote(saved)} >> ${manifest}; fi`);
+    }
+    // The answers (one holds the secret) come through this script's stdin, never a command line.
+    lines.push(
+      `base64 -d <<'JITSI_JWT_EOF' | debconf-set-selections`,
+      Buffer.from(options.debconf, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
+      'JITSI_JWT_EOF',
+    );
+  }
   for (const [i, file] of options.files.entries()) {
     const saved = `${backupDir}/file-${i}`;
     lines.push(

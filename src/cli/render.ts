@@ -53,6 +53,10 @@ export function summarisePlan(plan: Plan): string[] {
       lines.push(`restrict ${file.path} to ${file.owner.to} mode ${file.mode.to} (was ${file.owner.from} ${file.mode.from}): it holds the secret`);
     }
   }
+  if (plan.debconf) {
+    const names = plan.debconf.selections.map((s) => `${s.question.split('/').pop()}${s.type === 'password' ? ' (hidden)' : ` "${s.value}"`}`);
+    lines.push(`set ${plan.debconf.package}'s debconf answers ${names.join(', ')}: ${plan.debconf.reason}`);
+  }
   if (plan.restarts.length > 0) {
     // Prosody first; the others restart together once it is back (apply/scripts.ts restartScript).
     const others = plan.restarts.filter((s) => s !== 'prosody');

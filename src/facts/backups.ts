@@ -62,9 +62,11 @@ copy() { # $1 tag, $2 the path it stands for, $3 the file to read: mode, owner, 
 if [ -n "$chosen" ]; then
 	printf '@@chosen\\t%s\\n' "$chosen"
 	[ -f "$root/$chosen/manifest" ] && while IFS="$tab" read -r kind path saved; do
-		case "$kind" in
-		file) copy saved "$path" "$saved"; copy current "$path" "$path" ;;
-		link|unlink)
+		case "$kind:$path" in
+		# debconf's databases (every package's answers, passwords too) are not read back: restore sets the answers it keeps in step itself.
+		file:/var/cache/debconf/*) ;;
+		file:*) copy saved "$path" "$saved"; copy current "$path" "$path" ;;
+		link:* | unlink:*)
 			if [ -L "$path" ]; then printf '@@link-now\\t%s\\tlink\\t%s\\n' "$path" "$(readlink "$path")"
 			elif [ -e "$path" ]; then printf '@@link-now\\t%s\\tother\\n' "$path"
 			else printf '@@link-now\\t%s\\tmissing\\n' "$path"

@@ -64,6 +64,8 @@ export interface HostFacts {
   accounts: Record<string, string[]>;
   /** how many accounts each host of this Prosody has (password logins), by host */
   accountCounts: Record<string, number>;
+  /** the answers jitsi-meet-tokens' install and removal scripts use (debconf), when there are any */
+  tokensDebconf: { appId?: string; appSecret?: string };
   /** the XMPP account Jigasi logs in with (from its sip-communicator.properties) */
   jigasiUser?: string;
   /** Jitsi Meet's web configs, /etc/jitsi/meet/<domain>-config.js */
@@ -160,6 +162,10 @@ for d in ${PROSODY_DATA}/*/accounts; do
 	[ -e "$1" ] || set --
 	printf '%s\t%s\n' "$h" "$#"
 done
+${section('tokens-debconf')}
+for f in /var/cache/debconf/config.dat /var/cache/debconf/passwords.dat; do
+	[ -r "$f" ] && awk 'BEGIN { RS = ""; FS = "\\n" } { name = ""; value = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^Name: /) name = substr($i, 7); else if ($i ~ /^Value: /) value = substr($i, 8) } if (name == "jitsi-meet-tokens/appid" || name == "jitsi-meet-tokens/appsecret") print name "\\t" value }' "$f"
+done
 ${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
 ${section('web-configs')}
 for f in ${WEB_CONFIG_DIR}/*-config.js; do
@@ -253,6 +259,7 @@ export function parseFacts(output: string): HostFacts {
     services,
     accounts: parseAccounts(s.get('accounts')),
     accountCounts: Object.fromEntries(lines(s.get('account-counts')).map((l) => l.split('\t')).filter(([h, n]) => h && /^\d+$/.test(n ?? '')).map(([h, n]) => [fromStoreName(h), Number(n)])),
+    tokensDebconf: parseTokensDebconf(s.get('tokens-debconf')),
     jigasiUser: lines(s.get('jigasi-user'))[0]?.trim() || undefined,
     webConfigs: lines(s.get('web-configs')).map((line) => {
       const [path, mode, owner, group, content] = line.split('\t');
@@ -271,3 +278,15 @@ function parseAccounts(section: string | undefined): Record<string, string[]> {
   }
   return accounts;
 }
+
+function parseTokensDebconf(section: string | undefined): HostFacts['tokensDebconf'] {
+  const answers: HostFacts['tokensDebconf'] = {};
+  for (const line of lines(section)) {
+    const tab = line.indexOf('\t');
+    const [name, value] = [line.slice(0, tab), line.slice(tab + 1)];
+    if (name === 'jitsi-meet-tokens/appid') answers.appId = value;
+    if (name === 'jitsi-meet-tokens/appsecret') answers.appSecret = value;
+  }
+  return answers;
+}
+

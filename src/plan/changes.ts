@@ -50,8 +50,20 @@ export interface Plan {
   access?: { identities: TokenlessIdentity[]; guests: boolean };
   /** the domain logged users in with passwords before ("secure domain"): how many accounts stop working */
   passwordAccounts?: number;
+  /** a package's debconf answers to keep in step with the config (holds the secret: never shown) */
+  debconf?: DebconfChange;
+}
+
+/** debconf's databases: saved with a run's backup when it changes answers, so that a rollback puts the old ones back. */
+export const DEBCONF_DATABASES = ['/var/cache/debconf/config.dat', '/var/cache/debconf/passwords.dat'];
+
+/** jitsi-meet-tokens' scripts edit the domain file with its debconf answers, and its removal undoes the edits by them. */
+export interface DebconfChange {
+  package: string;
+  selections: { question: string; type: 'string' | 'password'; value: string }[];
+  reason: string;
 }
 
 export function isEmpty(plan: Plan): boolean {
-  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && (plan.unlinks ?? []).length === 0 && plan.restarts.length === 0;
+  return plan.files.length === 0 && plan.packages.length === 0 && plan.links.length === 0 && (plan.unlinks ?? []).length === 0 && plan.restarts.length === 0 && !plan.debconf;
 }

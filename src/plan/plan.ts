@@ -134,6 +134,8 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     }
   }
 
+  const debconf = tokensDebconf(facts, settings.appId, settings.appSecret);
+
   const packages = [
     ...new Set(
       TOKEN_LUA_MODULES.filter((m) => !facts.luaModules[m])
@@ -187,6 +189,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     warnings,
     access: { identities: access.identities, guests: access.guestDomain !== undefined },
     ...(passwordAccounts !== undefined ? { passwordAccounts } : {}),
+    ...(debconf ? { debconf } : {}),
   };
 }
 
@@ -238,5 +241,21 @@ function sharedGlobalNotes(facts: HostFacts, domainFile: DomainFile, domain: str
     `muc_mapper_domain_base is a global option shared by every file Prosody reads, and ${others.join(', ')}: the file read last wins, ` +
       `and what depends on it (guests waiting for a host, the MUC domain mapper) then acts for that domain, not ${domain}`,
   ];
+}
+
+/** jitsi-meet-tokens finds its edits by its debconf answers (and removes them by them): what to set so they match. */
+export function tokensDebconf(facts: HostFacts, appId: string, appSecret: string): Plan['debconf'] {
+  if (!facts.packages['jitsi-meet-tokens']?.installed) return undefined;
+  const wanted = [
+    { question: 'jitsi-meet-tokens/appid', type: 'string' as const, value: appId, now: facts.tokensDebconf?.appId },
+    { question: 'jitsi-meet-tokens/appsecret', type: 'password' as const, value: appSecret, now: facts.tokensDebconf?.appSecret },
+  ];
+  const selections = wanted.filter((w) => w.now !== w.value).map(({ question, type, value }) => ({ question, type, value }));
+  if (selections.length === 0) return undefined;
+  return {
+    package: 'jitsi-meet-tokens',
+    selections,
+    reason: "removing jitsi-meet-tokens later undoes its edits by these answers, and no old secret stays in debconf's database",
+  };
 }
 

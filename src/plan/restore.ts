@@ -6,8 +6,8 @@ import type { BackupContents, FileCopy, ManifestEntry } from '../facts/backups.j
 import { HostStateError } from '../errors.js';
 import type { HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
-import { unifiedDiff } from './plan.js';
-import { type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
+import { tokensDebconf, unifiedDiff } from './plan.js';
+import { DEBCONF_DATABASES, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
 import { chooseDomain, currentTokenState, type CurrentTokenState } from './resolve.js';
 
 export interface RestorePlanning {
@@ -35,6 +35,8 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
   const unlinks: LinkRemoval[] = [];
   const warnings: string[] = [];
   for (const entry of firstPerPath(backup.entries)) {
+    // debconf's databases hold every package's answers: the ones this tool keeps in step are set from the restored config below.
+    if (entry.kind === 'file' && DEBCONF_DATABASES.includes(entry.path)) continue;
     if (entry.kind === 'file') {
       const saved = contents.saved.get(entry.path);
       const now = contents.current.get(entry.path);
@@ -79,6 +81,8 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
     current = undefined;
   }
 
+  const debconf = restored.appId && restored.appSecret ? tokensDebconf(facts, restored.appId, restored.appSecret) : undefined;
+
   const restartReasons: string[] = [];
   if (files.some((f) => f.before !== f.after)) restartReasons.push('the services read the restored files only at start');
   if (links.length > 0 || unlinks.length > 0) restartReasons.push('Prosody loads the Lua libraries the links point to only at start');
@@ -100,6 +104,7 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
       restarts,
       restartReasons,
       warnings,
+      ...(debconf ? { debconf } : {}),
     },
     restored,
     current,

@@ -170,4 +170,47 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(report.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^muc_mapper_domain_base is a global option shared by every file Prosody reads, and \/etc\/prosody\/conf\.d\/meet2\.test\.cfg\.lua sets it to "meet2\.test"/)]));
     expect((await bed.ssh(name, `cat ${second}`)).stdout).toBe(secondBefore);
   });
+  it("takes over a server set up by jitsi-meet-tokens and keeps its debconf answers in step, so removing the package still undoes its edits", async () => {
+    await bed.reset([name]);
+    const file = domainFile(DOMAIN);
+    const packageSecret = randomBytes(24).toString('hex');
+    // What the package leaves: itself installed, its debconf answers, and its postinst's sed edits made with them.
+    await bed.ssh(name, [
+      'd=$(mktemp -d) && mkdir "$d/DEBIAN"',
+      `printf 'Package: jitsi-meet-tokens\\nVersion: 1.0.8043-1\\nArchitecture: all\\nMaintainer: test bed <root@localhost>\\nDescription: stand-in with the state Jitsi\\x27s jitsi-meet-tokens leaves\\n' > "$d/DEBIAN/control"`,
+      'dpkg-deb --build "$d" "$d.deb" >/dev/null && dpkg -i "$d.deb" >/dev/null',
+      `printf 'jitsi-meet-tokens jitsi-meet-tokens/appid string ${appId}\\njitsi-meet-tokens jitsi-meet-tokens/appsecret password ${packageSecret}\\n' | debconf-set-selections`,
+      `sed -i 's/authentication = "jitsi-anonymous" -- do not delete me/authentication = "token" -- do not delete me/g' ${file}`,
+      `sed -i 's/ --app_id="example_app_id"/ app_id="${appId}"/g; s/ --app_secret="example_app_secret"/ app_secret="${packageSecret}"/g' ${file}`,
+      `sed -i '/^\\s*--\\s*"token_verification"/ s/--\\s*//' ${file}`,
+    ].join(' && '));
+    const answers = async () => (await bed.ssh(name, `grep -h -A2 '^Name: jitsi-meet-tokens/app' /var/cache/debconf/config.dat /var/cache/debconf/passwords.dat`)).stdout;
+
+    // Taken over as it is: app_id and secret kept, so the answers already match.
+    const takeover = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--yes', '--json']);
+    expect(takeover.exitCode, takeover.stderr).toBe(0);
+    const report = parseRunDocument(takeover.stdout).hosts[0];
+    expect(report.smoke?.ok).toBe(true);
+    expect(report.changes.join('\n')).not.toContain('debconf');
+    expect(await answers()).toContain(`Value: ${packageSecret}`);
+
+    // A rotation sets the new secret in debconf too, and the old one is gone from it.
+    const secretOut = `${process.env.TMPDIR ?? '/tmp'}/${name}-tokens-secret`;
+    const rotated = await jitsiJwt(['rotate-secret', target(), ...sshFlags(bed), '--yes', '--json', '--secret-out', secretOut]);
+    expect(rotated.exitCode, rotated.stderr).toBe(0);
+    expect(parseRunDocument(rotated.stdout).hosts[0].changes.join('\n')).toMatch(/set jitsi-meet-tokens's debconf answers appsecret \(hidden\)/);
+    const newSecret = (await import('node:fs')).readFileSync(secretOut, 'utf8').trim();
+    const now = await answers();
+    expect(now).toContain(`Value: ${newSecret}`);
+    expect(now).not.toContain(packageSecret);
+
+    // The package's removal script un-edits the file by its answers: with them in step, it finds its lines.
+    await bed.ssh(name, [
+      `APP_ID=${appId} APP_SECRET=$(awk 'BEGIN { RS = ""; FS = "\\n" } /Name: jitsi-meet-tokens\\/appsecret/ { for (i = 1; i <= NF; i++) if ($i ~ /^Value: /) print substr($i, 8) }' /var/cache/debconf/passwords.dat)`,
+      `sed -i "s/ app_id=\\"$APP_ID\\"/ --app_id=\\"example_app_id\\"/g; s/ app_secret=\\"$APP_SECRET\\"/ --app_secret=\\"example_app_secret\\"/g" ${file}`,
+    ].join(' && '));
+    const undone = (await bed.ssh(name, `cat ${file}`)).stdout;
+    expect(undone).toContain('    --app_id="example_app_id"\n');
+    expect(undone).toContain('    --app_secret="example_app_secret"\n');
+  });
 });

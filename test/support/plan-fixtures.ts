@@ -33,6 +33,7 @@ export function facts(overrides: Partial<HostFacts> = {}, text = stockText): Hos
     accounts: { [`auth.${DOMAIN}`]: ['focus', 'jvb'] },
     webConfigs: [],
     accountCounts: { [`auth.${DOMAIN}`]: 2 },
+    tokensDebconf: {},
     ...overrides,
   };
 }

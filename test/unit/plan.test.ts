@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { HostFacts } from '../../src/facts/probe.js';
 import type { TokenOptions } from '../../src/settings/settings.js';
 import { isEmpty } from '../../src/plan/changes.js';
-import { DOMAIN, facts, plan, stockText } from '../support/plan-fixtures.js';
+import { DOMAIN, facts, plan, SECRET, stockText } from '../support/plan-fixtures.js';
+import { summarisePlan } from '../../src/cli/render.js';
 
 const converged = () => {
   const first = plan(facts());
@@ -121,5 +122,32 @@ describe('starting points', () => {
     const p = plan(facts({ domainFiles: [{ ...f.domainFiles[0], path: link }] }));
     expect(p.configPath).toBe(link);
     expect(notes(p)).toEqual([`${link} is a plain file, not a link to /etc/prosody/conf.avail/ as Jitsi's package makes it: this run edits it where it is (a copy in conf.avail/, if any, is not what Prosody reads)`]);
+  });
+});
+
+describe("jitsi-meet-tokens' debconf answers", () => {
+  const withPackage = (answers: HostFacts['tokensDebconf']) => facts({ packages: { ...facts().packages, 'jitsi-meet-tokens': { installed: true } }, tokensDebconf: answers });
+
+  it('keeps them in step with app_id and the secret, the secret hidden in the summary', () => {
+    const p = plan(withPackage({ appId: 'old_app', appSecret: 'old-secret' }));
+    expect(p.debconf?.selections).toEqual([
+      { question: 'jitsi-meet-tokens/appid', type: 'string', value: 'backend' },
+      { question: 'jitsi-meet-tokens/appsecret', type: 'password', value: SECRET },
+    ]);
+    const line = summarisePlan(p).find((l) => l.includes('debconf'))!;
+    expect(line).toBe(`set jitsi-meet-tokens's debconf answers appid "backend", appsecret (hidden): removing jitsi-meet-tokens later undoes its edits by these answers, and no old secret stays in debconf's database`);
+    expect(line).not.toContain(SECRET);
+  });
+
+  it('sets nothing when they already match, or when the package is not installed', () => {
+    expect(plan(withPackage({ appId: 'backend', appSecret: SECRET })).debconf).toBeUndefined();
+    expect(plan(facts({ tokensDebconf: { appId: 'other' } })).debconf).toBeUndefined();
+  });
+
+  it('counts as a change: a converged config with stale answers is not converged', () => {
+    const p = plan({ ...converged(), packages: { ...converged().packages, 'jitsi-meet-tokens': { installed: true } }, tokensDebconf: { appId: 'backend', appSecret: 'stale' } });
+    expect(p.files).toEqual([]);
+    expect(p.debconf?.selections.map((s) => s.question)).toEqual(['jitsi-meet-tokens/appsecret']);
+    expect(isEmpty(p)).toBe(false);
   });
 });
