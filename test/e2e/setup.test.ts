@@ -1,6 +1,7 @@
 // jitsi-jwt setup driven in a pseudo-terminal against real test hosts: a fresh
 // host set up with Enter and a few answers ends converged and proven, a re-run
-// shows the host's choices, and Ctrl-C at the confirmation changes nothing.
+// shows the host's choices, Ctrl-C at the confirmation changes nothing, and a
+// password-protected server is switched only after an explicit yes.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -133,6 +134,21 @@ it('stops at a safe point on Ctrl-C during apply and leaves the host as it was',
   expect(t.screen).toMatch(/interrupted: finishing the current step, then putting the host back as it was/);
   expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stock);
   expect((await bed.ssh(name, 'ls /var/backups/jitsi-jwt 2>/dev/null | wc -l')).stdout).toBe('0');
+});
+
+it.each(['bookworm-1', 'trixie-1'])('%s: asks before ending password login on a password-protected server, and a no changes nothing', async (name) => {
+  await bed.reset([name]);
+  const host = await bed.host(name);
+  const file = domainFile(DOMAIN);
+  await bed.ssh(name, `sed -i 's/authentication = "jitsi-anonymous" -- do not delete me/authentication = "internal_hashed"/' ${file} && service prosody restart >/dev/null 2>&1; sleep 1; prosodyctl register alice ${DOMAIN} alice-password-1`);
+  const before = (await bed.ssh(name, `cat ${file}`)).stdout;
+  const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile], { HOME: scratch });
+  await t.waitFor(/meet\.test logs users in with passwords \(a "secure domain", 1 account\)\. With token authentication none of them can log in any more\./);
+  await t.waitFor(/Switch it to tokens and end password login\?/);
+  await t.type(KEY.enter);
+  expect(await t.exitCode()).toBe(0);
+  expect(t.screen).toContain('Nothing changed.');
+  expect((await bed.ssh(name, `cat ${file}`)).stdout).toBe(before);
 });
 
 /** A run document without what differs between two runs of the same change: times, the backup's name, the command's own name. */
