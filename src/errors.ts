@@ -25,6 +25,24 @@ export class HostStateError extends JitsiJwtError {
   }
 }
 
+/**
+ * A config file on the host that the tool cannot manage as it is: a
+ * host-state error (nothing was touched; the file has to change first). The
+ * message names the file and says what, the hint what to change; `problem`
+ * says which kind it is, `line` and `column` where, when known.
+ */
+export class ConfigFileError<Problem extends string> extends HostStateError {
+  declare readonly hint: string;
+  readonly line?: number;
+  readonly column?: number;
+
+  constructor(readonly problem: Problem, message: string, hint: string, position?: { line: number; column: number }) {
+    super(message, hint);
+    this.line = position?.line;
+    this.column = position?.column;
+  }
+}
+
 /** Another run holds the host's lock. Nothing was touched. */
 export class LockHeldError extends JitsiJwtError {
   constructor(host: string, holder: { pid?: number; since?: Date; user?: string } = {}) {

@@ -22,7 +22,7 @@ import type {
   TableConstructorExpression,
 } from 'luaparse';
 import { fromLuaBytes, toLuaBytes } from './lua-string.js';
-import { HostStateError } from '../errors.js';
+import { ConfigFileError } from '../errors.js';
 
 /** [start, end) offsets into DomainConfig.text (UTF-16 code units, as String.prototype.slice takes). */
 export type Range = [number, number];
@@ -127,22 +127,8 @@ export type DomainConfigProblem =
   | 'app-secret-not-plain'
   | 'modules-enabled-not-table';
 
-/**
- * A problem with the domain config on the host: a host-state error (nothing
- * was touched; the file has to change first). The message names the file and
- * says what, the hint what to change; `problem` says which kind it is.
- */
-export class DomainConfigError extends HostStateError {
-  declare readonly hint: string;
-  readonly line?: number;
-  readonly column?: number;
-
-  constructor(readonly problem: DomainConfigProblem, message: string, hint: string, position?: { line: number; column: number }) {
-    super(message, hint);
-    this.line = position?.line;
-    this.column = position?.column;
-  }
-}
+/** A problem with the domain config on the host (see ConfigFileError). */
+export class DomainConfigError extends ConfigFileError<DomainConfigProblem> {}
 
 const DEFAULT_FILE_NAME = 'the domain config';
 

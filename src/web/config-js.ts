@@ -29,7 +29,7 @@ import type {
   Property,
   SpreadElement,
 } from 'acorn';
-import { HostStateError, InternalError } from '../errors.js';
+import { ConfigFileError, InternalError } from '../errors.js';
 
 /** [start, end) offsets into the text (UTF-16 code units, as String.prototype.slice takes). */
 export type Range = [number, number];
@@ -58,22 +58,8 @@ export type WebConfigProblem =
   | 'hosts-not-object'
   | 'anonymousdomain-not-plain';
 
-/**
- * A problem with the web config on the host: a host-state error (nothing was
- * touched; the file has to change first). The message names the file and says
- * what, the hint what to change; `problem` says which kind it is.
- */
-export class WebConfigError extends HostStateError {
-  declare readonly hint: string;
-  readonly line?: number;
-  readonly column?: number;
-
-  constructor(readonly problem: WebConfigProblem, message: string, hint: string, position?: { line: number; column: number }) {
-    super(message, hint);
-    this.line = position?.line;
-    this.column = position?.column;
-  }
-}
+/** A problem with the web config on the host (see ConfigFileError). */
+export class WebConfigError extends ConfigFileError<WebConfigProblem> {}
 
 const DEFAULT_FILE_NAME = 'the web config';
 const KEY = 'anonymousdomain';

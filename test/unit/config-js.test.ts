@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { EXIT, exitCodeFor, InternalError, JitsiJwtError } from '../../src/errors.js';
+import { EXIT, exitCodeFor, InternalError } from '../../src/errors.js';
 import {
   applyWebConfigEdits,
   editAnonymousDomain,
@@ -9,6 +9,7 @@ import {
   readAnonymousDomain,
   WebConfigError,
 } from '../../src/web/config-js.js';
+import { caught } from '../support/errors.js';
 
 const FILE = '/etc/jitsi/meet/meet.example.org-config.js';
 const GUEST = 'guest.meet.example.org';
@@ -61,15 +62,6 @@ function edit(text: string, guest: string | undefined) {
   return result;
 }
 
-function caught(fn: () => unknown): JitsiJwtError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(JitsiJwtError);
-    return error as JitsiJwtError;
-  }
-  throw new Error('expected an error');
-}
 
 const NEW_LINE = `        anonymousdomain: '${GUEST}',`;
 

@@ -11,6 +11,7 @@ import { planTokenAuth } from '../../src/plan/plan.js';
 import { resolveSettings } from '../../src/plan/resolve.js';
 import { DomainConfigError } from '../../src/prosody/domain-config.js';
 import { DOMAIN, SECRET, facts, generate, options, stockText } from '../support/plan-fixtures.js';
+import { caught } from '../support/errors.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -101,15 +102,6 @@ describe('a domain config the tool cannot manage', () => {
   const path = `/etc/prosody/conf.avail/${DOMAIN}.cfg.lua`;
   const text = stockText.replace('    --app_secret="example_app_secret"', '    app_secret = os.getenv("S")');
 
-  function caught(fn: () => unknown): JitsiJwtError {
-    try {
-      fn();
-    } catch (error) {
-      expect(error).toBeInstanceOf(JitsiJwtError);
-      return error as JitsiJwtError;
-    }
-    throw new Error('expected an error');
-  }
 
   it('refuses an app_secret set from an expression while planning: host-state, exit 5', () => {
     const f = facts({}, text);
