@@ -35,28 +35,41 @@ export function createScript(jid: string, password: string): string {
 err=$(printf '%s\\n%s\\n' "$pw" "$pw" | prosodyctl adduser ${shQuote(jid)} 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }`;
 }
 
+/** The file Prosody keeps an account in: gone once the account is. */
+function accountFile(jid: string): string {
+  const at = jid.lastIndexOf('@');
+  return `/var/lib/prosody/${prosodyStoreName(jid.slice(at + 1))}/accounts/${prosodyStoreName(jid.slice(0, at))}.dat`;
+}
+
+/** Removes the accounts; names on stderr those still there afterwards (one never made is not a failure). */
 export function removeScript(jids: readonly string[]): string {
   return `failed=''
-${jids.map((jid) => `prosodyctl deluser ${shQuote(jid)} </dev/null >/dev/null 2>&1 || failed="$failed ${jid}"`).join('\n')}
+${jids.map((jid) => `prosodyctl deluser ${shQuote(jid)} </dev/null >/dev/null 2>&1; [ ! -e ${shQuote(accountFile(jid))} ] || failed="$failed ${jid}"`).join('\n')}
 [ -z "$failed" ] || { echo "$failed" >&2; exit 1; }`;
 }
 
-/** Accounts on the host behind `connector`; each create() also clears old leftovers on that domain. */
+/** Accounts on the host behind `connector`, made in one round trip, which also clears old leftovers on their domains. */
 export class HostAccounts implements AccountMaker {
   private readonly made: string[] = [];
 
   constructor(private readonly connector: Connector, private readonly now: () => number = Date.now) {}
 
-  async create(domain: string): Promise<{ user: string; password: string }> {
-    if (!DOMAIN.test(domain)) throw new Error(`"${domain}" is not a host name an account can be made on`);
+  async create(domains: readonly string[]): Promise<{ user: string; password: string }[]> {
+    for (const domain of domains) if (!DOMAIN.test(domain)) throw new Error(`"${domain}" is not a host name an account can be made on`);
     const seconds = Math.floor(this.now() / 1000);
-    const user = `${SMOKE_ACCOUNT_PREFIX}${seconds}-${randomBytes(4).toString('hex')}`;
-    const password = randomBytes(24).toString('base64url');
-    const jid = `${user}@${domain}`;
-    const result = await this.connector.run(`${sweepScript(domain, seconds - LEFTOVER_AGE_SECONDS)}\n${createScript(jid, password)}`);
-    if (result.code !== 0) throw new Error(`could not make a temporary account on ${domain}: ${result.stderr.trim() || `prosodyctl adduser exited with ${result.code}`}`);
-    this.made.push(jid);
-    return { user, password };
+    const accounts = domains.map((domain) => {
+      const user = `${SMOKE_ACCOUNT_PREFIX}${seconds}-${randomBytes(4).toString('hex')}`;
+      return { domain, user, password: randomBytes(24).toString('base64url'), jid: `${user}@${domain}` };
+    });
+    // Recorded before they exist: removeAll() then also covers a script that stopped halfway.
+    this.made.push(...accounts.map((a) => a.jid));
+    const script = [
+      ...[...new Set(domains)].map((domain) => sweepScript(domain, seconds - LEFTOVER_AGE_SECONDS)),
+      ...accounts.map((a) => createScript(a.jid, a.password)),
+    ].join('\n');
+    const result = await this.connector.run(script);
+    if (result.code !== 0) throw new Error(`could not make temporary accounts on ${[...new Set(domains)].join(', ')}: ${result.stderr.trim() || `prosodyctl adduser exited with ${result.code}`}`);
+    return accounts.map(({ user, password }) => ({ user, password }));
   }
 
   async removeAll(): Promise<string[]> {

@@ -90,6 +90,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     // A throwaway account an interrupted run left behind an hour ago.
     const stale = `jitsi-jwt-smoke-${Math.floor(Date.now() / 1000) - 3600}-deadbeef@recorder.${DOMAIN}`;
     await bed.ssh(name, `printf 'x\\nx\\n' | prosodyctl adduser ${stale} >/dev/null`);
+    expect((await bed.ssh(name, `ls ${ACCOUNTS}`)).stdout).toContain('jitsi%2djwt%2dsmoke');
     const smoked = await run(name, host, 'smoke');
     expect(smoked.exitCode, smoked.stderr).toBe(0);
     expect(smoked.host.smoke!.cases.map((c) => c.name)).toEqual(expect.arrayContaining(['jibri account', 'jigasi account']));
