@@ -2,7 +2,7 @@
 // progress, a confirmation and Ctrl-C handling, the outcome out as text or one
 // JSON document.
 import { SettingsError } from '../errors.js';
-import { runChange, type ChangeCommand } from '../run/change-run.js';
+import { runChange, type ChangeCommand, type ChangeSettings } from '../run/change-run.js';
 import { DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS, DEFAULT_KEEP_BACKUPS } from '../settings/defaults.js';
 import { readTokenOptions } from '../settings/settings.js';
 import { hostsRequest, type FleetFlags } from './flags.js';
@@ -21,6 +21,16 @@ export interface ApplyFlags extends FleetFlags {
   secretFrom?: string;
 }
 
+/** How the change itself runs, as apply's (and setup's) flags say. */
+export function applyRunFlags(flags: ApplyFlags): Pick<ChangeSettings, 'dpkgLockTimeoutSeconds' | 'noRollback' | 'smoke' | 'keepBackups'> {
+  return {
+    dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
+    noRollback: flags.rollback === false,
+    smoke: flags.smoke !== false,
+    keepBackups: flags.keepBackups ?? DEFAULT_KEEP_BACKUPS,
+  };
+}
+
 export async function changeCommand(command: ChangeCommand, targets: string[], flags: ApplyFlags): Promise<number> {
   const showSecret = Boolean(flags.showSecret);
   const json = Boolean(flags.json);
@@ -36,10 +46,7 @@ export async function changeCommand(command: ChangeCommand, targets: string[], f
         secretFrom: flags.secretFrom,
         delivery: { secretOut: flags.secretOut, exec: flags.exec, showSecret },
         concurrency: hosts.concurrency,
-        dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
-        noRollback: flags.rollback === false,
-        smoke: flags.smoke !== false,
-        keepBackups: flags.keepBackups ?? DEFAULT_KEEP_BACKUPS,
+        ...applyRunFlags(flags),
       },
       {
         interrupted,

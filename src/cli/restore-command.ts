@@ -12,7 +12,7 @@ import type { RestorePlanning } from '../plan/restore.js';
 import { runRestore, type RestoreProposal } from '../run/restore-run.js';
 import { hostsRequest, type CommonFlags } from './flags.js';
 import { canAsk, confirm } from './prompt.js';
-import { interruptibly, progressFor } from './progress.js';
+import { describeEvent, interruptibly, progressFor } from './progress.js';
 import { bold, dim, green, renderDiff, renderSmoke, styleFor, writeError, yellow, type Style } from './render.js';
 import { shownDiff } from './secret-mask.js';
 import { printDocument, runDocument, type RunDocument } from './run-document.js';
@@ -94,19 +94,11 @@ function renderRestorePlan(planning: RestorePlanning, backup: BackupSummary, hos
   return out.join('\n');
 }
 
-function describeEvent(event: ApplyEvent): string | undefined {
-  switch (event.step) {
-    case 'write':
-      return `backing up the current state to ${event.backupDir}, putting the backup's files back, checking the config`;
-    case 'restart':
-      return `restarting ${event.services.join(', ')}`;
-    case 'smoke':
-      return 'smoke-testing with the restored credentials';
-    case 'rollback':
-      return `rolling back: ${event.reason}`;
-    default:
-      return undefined;
-  }
+/** Apply's progress lines, where restoring says it differently. */
+function describeRestoreEvent(event: ApplyEvent): string | undefined {
+  if (event.step === 'write') return `backing up the current state to ${event.backupDir}, putting the backup's files back, checking the config`;
+  if (event.step === 'smoke') return 'smoke-testing with the restored credentials';
+  return describeEvent(event);
 }
 
 export async function restoreCommand(target: string | undefined, flags: RestoreFlags): Promise<number> {
@@ -117,7 +109,7 @@ export async function restoreCommand(target: string | undefined, flags: RestoreF
   const json = Boolean(flags.json);
   const style = styleFor(process.stdout);
   const hosts = await hostsRequest('restore', target ? [target] : [], flags);
-  const progress = progressFor(1, json, describeEvent);
+  const progress = progressFor(1, json, describeRestoreEvent);
   const verify = (proposal: RestoreProposal) => verificationOf(proposal.planning, flags.smoke !== false);
   const outcome = await interruptibly((interrupted) =>
     runRestore(

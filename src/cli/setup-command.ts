@@ -14,10 +14,9 @@ import { changePlanned } from '../run/change-run.js';
 import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
 import { planHosts } from '../run/planning.js';
 import { checkSecretOut } from '../run/secret-delivery.js';
-import { DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS, DEFAULT_KEEP_BACKUPS } from '../settings/defaults.js';
 import { listOption, secretFromFileContent, validateAppId, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { mintToken } from '../token/mint.js';
-import { changeCommand, type ApplyFlags } from './apply-command.js';
+import { applyRunFlags, changeCommand, type ApplyFlags } from './apply-command.js';
 import { hostsRequest, terminalQuestions } from './flags.js';
 import { ask, canAsk } from './prompt.js';
 import { interruptibly, progressFor } from './progress.js';
@@ -204,10 +203,7 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
             },
           },
           concurrency: 1,
-          dpkgLockTimeoutSeconds: flags.dpkgLockTimeout ?? DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS,
-          noRollback: flags.rollback === false,
-          smoke: flags.smoke !== false,
-          keepBackups: flags.keepBackups ?? DEFAULT_KEEP_BACKUPS,
+          ...applyRunFlags(flags),
         },
         {
           interrupted,

@@ -77,7 +77,7 @@ export function editStringSet(ctx: EditContext, where: string, sections: Section
   const table = existing.table;
   if (!table || !Array.isArray(existing.value)) {
     throw new DomainConfigError(
-      'modules-enabled-not-table',
+      'option-not-string-table',
       `${name} of ${where} in ${layout.config.fileName} (line ${lineOf(layout.text, existing.range[0])}) is not a table of strings, so this tool cannot add or remove entries`,
       `Write it as a table, e.g. ${name} = { "${[...current, ...add][0] ?? 'example.com'}" }, and run again.`,
     );

@@ -125,7 +125,8 @@ export type DomainConfigProblem =
   | 'no-virtualhost'
   | 'no-conference-component'
   | 'app-secret-not-plain'
-  | 'modules-enabled-not-table';
+  | 'modules-enabled-not-table'
+  | 'option-not-string-table';
 
 /** A problem with the domain config on the host (see ConfigFileError). */
 export class DomainConfigError extends ConfigFileError<DomainConfigProblem> {}
