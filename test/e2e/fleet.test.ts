@@ -129,11 +129,11 @@ describe('a fleet of three', () => {
     await fs.writeFile(secretFile, `${wanted}\n`, { mode: 0o600 });
     const failing = FLEET[2];
     // Prosody on the last host refuses to start unless its config still holds the current secret.
-    await bed.ssh(failing, `mkdir -p /etc/jitsi-testbed && echo "! grep -qF '${current}' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-prosody`);
+    await bed.ssh(failing, `mkdir -p /etc/jitsi-testbed && echo "! grep -qF -e '${current}' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-prosody`);
     try {
       const run = await jitsiJwt(['rotate-secret', '--inventory', inventory, ...sshFlags(bed), '--yes', '--json', '--concurrency', '1', '--app-secret-file', secretFile]);
       const document = parseRunDocument(run.stdout);
-      expect(run.exitCode).toBe(EXIT.rolledBack);
+      expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(EXIT.rolledBack);
       expect(document.hosts.map((h) => [h.name, h.status])).toEqual([
         [FLEET[0], 'reverted'],
         [FLEET[1], 'reverted'],
@@ -157,10 +157,10 @@ describe('a fleet of three', () => {
 
   it('names the failing host in its text table and exits non-zero', async () => {
     const failing = FLEET[1];
-    await bed.ssh(failing, `mkdir -p /etc/jitsi-testbed && echo "! grep -qF '${current}' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-prosody`);
+    await bed.ssh(failing, `mkdir -p /etc/jitsi-testbed && echo "! grep -qF -e '${current}' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-prosody`);
     try {
       const run = await jitsiJwt(['rotate-secret', '--inventory', inventory, ...sshFlags(bed), '--yes', '--secret-out', path.join(work, 'never-written')]);
-      expect(run.exitCode).toBe(EXIT.rolledBack);
+      expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(EXIT.rolledBack);
       expect(run.stdout).toMatch(new RegExp(`^${failing}\\s+meet\\.test\\s+FAILED, put back`, 'm'));
       expect(run.stdout).toMatch(new RegExp(`^${failing}: prosody did not come back after a restart`, 'm'));
       await expect(fs.access(path.join(work, 'never-written'))).rejects.toThrow();
@@ -173,7 +173,7 @@ describe('a fleet of three', () => {
   it('puts every host back when --exec fails, after all of them had switched', async () => {
     const run = await jitsiJwt(['rotate-secret', '--inventory', inventory, ...sshFlags(bed), '--yes', '--json', '--exec', 'cat > /dev/null; exit 3']);
     const document = parseRunDocument(run.stdout);
-    expect(run.exitCode).toBe(EXIT.rolledBack);
+    expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(EXIT.rolledBack);
     expect(document.error?.code).toBe('secret-delivery');
     expect(document.error?.message).toMatch(/--exec command exited with 3/);
     expect(document.hosts.map((h) => h.status)).toEqual(['reverted', 'reverted', 'reverted']);
