@@ -28,12 +28,17 @@ export interface FleetFlags extends CommonFlags {
   concurrency?: number;
 }
 
+/** All of standard input, as text. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The first line of standard input, under --sudo-password-stdin. */
 export async function readSudoPassword(flags: ConnectionFlags): Promise<string | undefined> {
   if (!flags.sudoPasswordStdin) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+  const password = (await readStdin()).split(/\r?\n/)[0];
   if (!password) throw new SettingsError('--sudo-password-stdin was given but standard input is empty', 'pipe the password in, e.g. from your secret store');
   return password;
 }

@@ -14,7 +14,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 const ONE_TARGET = ['[target]', '[user@]host[:port] or an alias from ~/.ssh/config'] as const;
 const TARGETS = ['[targets...]', 'one or more servers: [user@]host[:port] or aliases from ~/.ssh/config'] as const;
-const COMMANDS = ['plan', 'apply', 'rotate-secret', 'token', 'smoke', 'setup', 'restore'];
+const COMMANDS = ['plan', 'apply', 'rotate-secret', 'token', 'smoke', 'setup', 'restore', 'doctor'];
 
 const BOOLEAN = { type: 'boolean' } as const;
 const TEXT = { type: 'string' } as const;
@@ -176,6 +176,16 @@ export function buildProgram(context: RunContext = { command: '', json: false })
     .action(async (target, flags) => {
       process.exitCode = await (await import('./restore-command.js')).restoreCommand(target, flags);
     });
+  connectionOptions(fleetOptions(program.command('doctor')))
+    .description('say why tokens are refused: read-only checks of the config, plugins, Lua modules, services, clock and Prosody\'s log, each finding with its evidence and fix; --token explains one token')
+    .addOption(option('--domain <domain>', 'the Jitsi domain to check (default: every one on the host)', TEXT))
+    .addOption(option('--token <jwt>', 'explain this token (or a meeting URL with ?jwt=) against the host: every check Jitsi makes, with its verdict', TEXT))
+    .addOption(option('--token-file <file>', 'read the token from this file (- for standard input)', TEXT))
+    .addOption(option('--room <name>', 'with --token: the room to check it for (default: the room in the meeting URL, if any)', TEXT, { env: false }))
+    .addOption(option('--since <duration>', "how far back to read Prosody's log, e.g. 90m, 24h, 7d", { type: 'duration', min: 60, max: 366 * 86_400 }, { default: '24h' }))
+    .action(async (targets, flags) => {
+      process.exitCode = await (await import('./doctor-command.js')).doctorCommand(targets, flags);
+    });
   return program;
 }
 
@@ -196,8 +206,12 @@ export async function main(argv: string[]): Promise<number> {
     const info = errorInfo(error);
     const code = exitCodeFor(error);
     if (context.json) {
-      const { printDocument, runDocument } = await import('./run-document.js');
       const command = context.command || (argv.slice(2).find((arg) => COMMANDS.includes(arg)) ?? '');
+      if (command === 'doctor') {
+        process.stdout.write(`${JSON.stringify((await import('./doctor-command.js')).doctorErrorDocument(error, code), null, 2)}\n`);
+        return code;
+      }
+      const { printDocument, runDocument } = await import('./run-document.js');
       printDocument(runDocument(command, [], { exitCode: code, seconds: 0, showSecret: false, error: info }));
     } else {
       process.stderr.write(errorText(info));

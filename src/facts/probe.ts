@@ -47,6 +47,8 @@ export interface ServiceState {
 
 export interface HostFacts {
   uid: number;
+  /** the host's clock when it was read (seconds since the epoch) and its time zone's offset from UTC */
+  clock?: { now: number; utcOffsetSeconds: number };
   os: { id: string; versionId: string; prettyName: string };
   init: 'systemd' | 'sysv';
   prosody: { version?: string; lua?: string };
@@ -54,6 +56,8 @@ export interface HostFacts {
   domainFiles: DomainFile[];
   plugins: { dir: string; present: string[] };
   luaModules: Record<string, boolean>;
+  /** why a module does not load: the first line of Lua's error, by module */
+  luaErrors?: Record<string, string>;
   /** pure-Lua module files Debian ships for older Lua versions, by module */
   pureLuaFiles: Record<string, string[]>;
   jicofoConf?: string;
@@ -117,7 +121,7 @@ lua_out=$(mktemp); services_out=$(mktemp)
 (
 lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
 ${AS_PROSODY_FUNCTION}
-[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do print(m, pcall(require, m) and "ok" or "missing") end' 2>/dev/null
+[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or "missing", ok and "" or (tostring(err):gsub("\\n.*", ""))) end' 2>/dev/null
 ) > "$lua_out" 2>/dev/null &
 lua_job=$!
 (
@@ -132,7 +136,7 @@ done
 ) > "$services_out" 2>/dev/null &
 services_job=$!
 ${section('uid')}; id -u
-${section('clock')}; printf '%s %s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$(getconf CLK_TCK)" "$(date +%s.%N)"
+${section('clock')}; printf '%s %s %s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$(getconf CLK_TCK)" "$(date +%s.%N)" "$(date +%z)"
 ${section('os')}; cat /etc/os-release 2>/dev/null
 ${section('init')}; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi
 ${section('prosody-version')}; dpkg-query -W -f='\${Version}' prosody 2>/dev/null
@@ -217,9 +221,11 @@ export function parseFacts(output: string): HostFacts {
   });
   const luaModules: Record<string, boolean> = {};
   for (const m of TOKEN_LUA_MODULES) luaModules[m] = false;
+  const luaErrors: Record<string, string> = {};
   for (const line of lines(s.get('lua-modules'))) {
-    const [name, state] = line.split('\t');
+    const [name, state, error] = line.split('\t');
     luaModules[name] = state === 'ok';
+    if (state !== 'ok' && error) luaErrors[name] = error.trim();
   }
   const pureLuaFiles: Record<string, string[]> = { basexx: [], inspect: [] };
   for (const file of lines(s.get('pure-lua-files'))) {
@@ -235,7 +241,8 @@ export function parseFacts(output: string): HostFacts {
     }
   }
   // Start times from the uptime and the clock read together, to a hundredth of a second (boot time, in whole seconds, is too coarse).
-  const [uptime, clockTicks, now] = (s.get('clock') ?? '').split(' ').map(Number);
+  const [uptimeText, ticksText, nowText, zone] = (s.get('clock') ?? '').split(' ');
+  const [uptime, clockTicks, now] = [uptimeText, ticksText, nowText].map(Number);
   for (const state of Object.values(services)) {
     const starts = state.processes.map((p) => Number(p.split(':')[1])).filter((t) => t > 0);
     if (starts.length > 0 && uptime > 0 && clockTicks > 0 && now > 0) state.startedAt = now - (uptime - Math.min(...starts) / clockTicks);
@@ -244,6 +251,7 @@ export function parseFacts(output: string): HostFacts {
   const jicofo = s.get('jicofo-conf');
   return {
     uid: Number(s.get('uid')),
+    clock: now > 0 ? { now, utcOffsetSeconds: utcOffset(zone) } : undefined,
     os: { id: osRelease.ID ?? 'unknown', versionId: osRelease.VERSION_ID ?? '', prettyName: osRelease.PRETTY_NAME ?? 'unknown' },
     init: s.get('init') === 'systemd' ? 'systemd' : 'sysv',
     prosody: {
@@ -254,6 +262,7 @@ export function parseFacts(output: string): HostFacts {
     domainFiles,
     plugins: { dir: PLUGIN_DIR, present: lines(s.get('plugins')) },
     luaModules,
+    luaErrors,
     pureLuaFiles,
     jicofoConf: jicofo ? Buffer.from(jicofo, 'base64').toString('utf8') : undefined,
     services,
@@ -267,6 +276,12 @@ export function parseFacts(output: string): HostFacts {
     }),
     listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
   };
+}
+
+/** "+0130" → 5400; anything else → 0 */
+function utcOffset(zone: string | undefined): number {
+  const m = /^([+-])(\d{2})(\d{2})$/.exec(zone ?? '');
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
 }
 
 function parseAccounts(section: string | undefined): Record<string, string[]> {

@@ -52,7 +52,7 @@ function enabledVirtualHost(config: DomainConfig, name: string): boolean {
 }
 
 /** Jibri and Jigasi as the host shows them. */
-function detectServices(facts: HostFacts, config: DomainConfig, domain: string): { identities: TokenlessIdentity[]; warnings: string[] } {
+export function detectServices(facts: HostFacts, config: DomainConfig, domain: string): { identities: TokenlessIdentity[]; warnings: string[] } {
   const identities: TokenlessIdentity[] = [];
   const warnings: string[] = [];
   const installed = (pkg: string) => facts.packages[pkg]?.installed === true;

@@ -27,6 +27,8 @@ export interface BoshOptions {
   /** the XMPP host to log in on when it is not `domain` (recorder.<domain>, guest.<domain>) */
   xmppDomain?: string;
   token?: string;
+  /** the room this session is for, in the URL as Jitsi's web client puts it (?room=): Prosody's log lines about the session name it */
+  room?: string;
   /** log in with a password (SASL PLAIN) instead of anonymously */
   login?: { user: string; password: string };
   /** accept any TLS certificate (test CAs, self-signed) */
@@ -80,6 +82,7 @@ export class BoshClient {
   private url(): URL {
     const url = new URL(this.options.url);
     if (this.options.token !== undefined) url.searchParams.set('token', this.options.token);
+    if (this.options.room !== undefined) url.searchParams.set('room', this.options.room);
     return url;
   }
 

@@ -185,7 +185,7 @@ export function isWaiting(outcome: Outcome): boolean {
 async function enter(target: SmokeTarget, who: Who | string | undefined, room: string, timeoutMs: number, settleMs = 0): Promise<{ outcome: Outcome; client: BoshClient }> {
   const person: Who = typeof who === 'string' || who === undefined ? { token: who } : who;
   const client = new BoshClient({
-    url: target.url, domain: target.domain, xmppDomain: person.xmppDomain, token: person.token, login: person.login,
+    url: target.url, domain: target.domain, xmppDomain: person.xmppDomain, token: person.token, login: person.login, room,
     openStream: target.openStream, insecure: target.insecure, ca: target.ca, timeoutMs,
   });
   const ended = (outcome: Outcome) => ({ outcome, client });

@@ -1,12 +1,15 @@
-// The --json document's published schema (schema/run.schema.json), compiled
-// once, for tests to hold every document the tool prints against it.
+// The --json documents' published schemas (schema/run.schema.json, and
+// schema/doctor.schema.json for doctor), compiled once, for tests to hold
+// every document the tool prints against them.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 
-const SCHEMA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/run.schema.json');
-const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+const schema = (name: string) => JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), `../../schema/${name}`), 'utf8'));
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(schema('run.schema.json'));
+const validateDoctor = ajv.compile(schema('doctor.schema.json'));
 
 /** Parses stdout as the run document and throws, listing every violation, unless it matches the schema. */
 export function parseRunDocument(stdout: string) {
@@ -40,5 +43,33 @@ export interface RunDocumentShape {
     smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; verdict: string; ok: boolean }[]; leftovers?: string[] } | null;
     timings: { totalSeconds: number; roundTrips: number };
     error: { code: string; message: string; hint?: string } | null;
+  }[];
+}
+
+/** Parses doctor's stdout and throws, listing every violation, unless it matches schema/doctor.schema.json. */
+export function parseDoctorDocument(stdout: string): DoctorDocumentShape {
+  const document = JSON.parse(stdout);
+  if (!validateDoctor(document)) {
+    throw new Error(`doctor --json output does not match schema/doctor.schema.json:\n${JSON.stringify(validateDoctor.errors, null, 2)}`);
+  }
+  return document as DoctorDocumentShape;
+}
+
+export interface DoctorDocumentShape {
+  ok: boolean;
+  exitCode: number;
+  error: { code: string; message: string; hint?: string } | null;
+  hosts: {
+    name: string;
+    target: string;
+    status: string;
+    exitCode: number;
+    domains: string[];
+    findings: { id: string; severity: string; title: string; evidence: string[]; fix: string }[];
+    refusals?: { since: number; linesRead: number; smokeTests: number; groups: { kind: string; reason: string; count: number; first: number; last: number; sample: string }[] };
+    token?: { verdict: string; reason?: string; header: Record<string, unknown>; claims: Record<string, unknown>; checks: { id: string; verdict: string; detail: string; jitsiSays?: string }[] };
+    checked: string[];
+    roundTrips: number;
+    error?: { code: string; message: string; hint?: string };
   }[];
 }

@@ -70,6 +70,11 @@ end
 function handler:process(message) -- luacheck: ignore 212/message
 	local ok, condition, text = token_util:process_and_verify_token(self.session);
 	if not ok then
+		local session = self.session;
+		module:log("warn",
+			"Error verifying token err:%s, reason:%s tenant:%s room:%s user_agent:%s",
+				tostring(condition), tostring(text), tostring(session.jitsi_web_query_prefix),
+				tostring(session.jitsi_bosh_query_room), tostring(session.user_agent_header));
 		return "failure", condition or "not-allowed", text;
 	end
 	self.username = generate_uuid();
