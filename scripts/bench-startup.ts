@@ -1,7 +1,8 @@
-// How fast the CLI answers: node alone, --help, a typo, and a converged apply
-// re-run on a test host (as root and through passwordless sudo), each timed as
-// a whole process over several runs, with the run's own breakdown (connect,
-// read, round trips) from its JSON document. Needs a build (npm run build).
+// How fast the CLI answers: node alone, --help, a typo, a converged apply
+// re-run on a test host (as root and through passwordless sudo) and doctor on
+// it, each timed as a whole process over several runs, with the run's own
+// breakdown (connect, read, round trips) from its JSON document. Needs a build
+// (npm run build).
 // Prints figures; asserts nothing.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
@@ -55,6 +56,8 @@ try {
         `host total ${median('totalSeconds').toFixed(3)} s, round trips ${hosts[0].timings.roundTrips}, status ${hosts[0].status}`,
     );
   }
+  const doctors = await timed(`doctor on the converged host as ${USERS.sudo}`, 'node', [...CLI, 'doctor', `${USERS.sudo}@${host.address}`, ...ssh, '--json'], env);
+  console.log(`  round trips ${JSON.parse(doctors[0]).hosts[0].roundTrips}, status ${JSON.parse(doctors[0]).hosts[0].status}`);
 } finally {
   await bed.down();
 }

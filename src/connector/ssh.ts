@@ -180,7 +180,12 @@ async function handshake(config: HostConfig, options: SshOptions, sock: Duplex |
   const ssh = new NodeSSH();
   startTimer();
   try {
-    await Promise.race([ssh.connect(connectConfig), timeout]);
+    const connecting = ssh.connect(connectConfig);
+    // Without Nagle: a script's last bytes and the EOF after them, and the handshake's small
+    // messages, leave at once instead of waiting out the server's delayed ACK (40 ms each time).
+    const client = ssh.connection as Client | null;
+    client?.once('connect', () => client.setNoDelay(true));
+    await Promise.race([connecting, timeout]);
     return ssh;
   } catch (error) {
     ssh.connection?.destroy();
