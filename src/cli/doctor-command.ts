@@ -88,7 +88,7 @@ function renderHost(host: HostDoctor, style: Style, several: boolean): string {
   }
   const problems = host.findings.filter((f) => f.severity !== 'note').length;
   out.push('', problems === 0 && (!host.token || host.token.verdict === 'admitted') ? green(style, 'No problems found.') : `${problems} finding${problems === 1 ? '' : 's'} to act on.`);
-  out.push(dim(style, `Checked: ${host.checked.join('; ')}.`));
+  out.push(dim(style, 'Checked:'), ...host.checked.map((line) => dim(style, `  - ${line}`)));
   return out.join('\n');
 }
 

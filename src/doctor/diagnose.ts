@@ -328,7 +328,7 @@ function pluginChecks(facts: HostFacts, tokensOn: boolean, add: Add, apply: Appl
     // Before the switch to tokens, the libraries are merely not installed yet.
     severity: tokensOn ? 'problem' : 'note',
     title: `the token plugins cannot load: Prosody's Lua${facts.prosody.lua ? ` (${facts.prosody.lua})` : ''} does not find ${failing.join(', ')}`,
-    evidence: failing.map((m) => `require "${m}" as the prosody user: ${errors[m] ?? 'fails'}`),
+    evidence: failing.map((m) => `require "${m}" as the prosody user: ${errors[m]?.replace(/:$/, '') ?? 'fails'}`),
     fix: `${apply()}  (installs ${[...new Set(failing.map((m) => LUA_MODULE_PACKAGES[m as LuaModule]))].join(', ')} and links them for Prosody's Lua)`,
   });
 }

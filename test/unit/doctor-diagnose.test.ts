@@ -89,7 +89,7 @@ describe('diagnose', () => {
     const f = hostFacts(converged(), { luaModules: { ...LUA_OK, 'cjson.safe': false }, luaErrors: { 'cjson.safe': "module 'cjson.safe' not found:" } });
     const [finding] = run(f).findings;
     expect(finding.id).toBe('lua-modules');
-    expect(finding.evidence).toEqual([`require "cjson.safe" as the prosody user: module 'cjson.safe' not found:`]);
+    expect(finding.evidence).toEqual([`require "cjson.safe" as the prosody user: module 'cjson.safe' not found`]);
     expect(finding.fix).toContain('lua-cjson');
   });
 

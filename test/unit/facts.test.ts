@@ -1,7 +1,9 @@
 // The probe parser on output shaped like a real host's, including the parts a
-// host may lack (no jicofo, no Lua interpreter, missing sections).
+// host may lack (no jicofo, no Lua interpreter, missing sections); and the
+// parts doctor reads after the probe, in the same script.
 import { describe, expect, it } from 'vitest';
-import { decodeProcNetAddress, parseFacts, prosodyHttpAddress } from '../../src/facts/probe.js';
+import { decodeProcNetAddress, parseFacts, probeScript, prosodyHttpAddress } from '../../src/facts/probe.js';
+import { doctorScript, parseDoctorReading } from '../../src/doctor/script.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -80,5 +82,41 @@ describe('where Prosody listens for HTTP', () => {
   it('decodes /proc/net/tcp addresses', () => {
     expect(decodeProcNetAddress('0100007F:14A0')).toBe('127.0.0.1:5280');
     expect(decodeProcNetAddress('00000000:0016')).toBe('0.0.0.0:22');
+  });
+});
+
+describe('the probe parts doctor reads', () => {
+  it("keeps Lua's first error line for each module that does not load, and the host's clock and time zone", () => {
+    const facts = parseFacts(
+      probeOutput({
+        ...stock,
+        clock: '1000.00 100 1700001000.250000000 -0130',
+        'lua-modules': "cjson.safe\tmissing\tmodule 'cjson.safe' not found:\nopenssl.hmac\tok\t\nbasexx\tok\t\ninspect\tok\t\nssl\tok\t",
+      }),
+    );
+    expect(facts.luaModules).toEqual({ 'cjson.safe': false, 'openssl.hmac': true, basexx: true, inspect: true, ssl: true });
+    expect(facts.luaErrors).toEqual({ 'cjson.safe': "module 'cjson.safe' not found:" });
+    expect(facts.clock).toEqual({ now: 1700001000.25, utcOffsetSeconds: -5400 });
+  });
+});
+
+describe('doctor reading', () => {
+  it('reads its parts after the probe, and an empty part as nothing found', () => {
+    const output = `${probeOutput(stock)}\n@@jitsi-jwt-doctor:log-files@@\n/var/log/prosody/prosody.log\n@@jitsi-jwt-doctor:log@@\nNov 30 14:53:36 meet.test:auth_token warn\tError verifying token err:not-allowed, reason:Invalid signature\n@@jitsi-jwt-doctor:luarocks-jwt@@\n@@jitsi-jwt-doctor:local-lua@@\n/usr/local/share/lua/5.4/basexx.lua\n@@jitsi-jwt-doctor:sub-at-login@@\n1\n@@jitsi-jwt-doctor:end@@\n`;
+    expect(parseDoctorReading(output)).toEqual({
+      log: 'Nov 30 14:53:36 meet.test:auth_token warn\tError verifying token err:not-allowed, reason:Invalid signature',
+      logFiles: ['/var/log/prosody/prosody.log'],
+      luarocksJwt: [],
+      localLua: ['/usr/local/share/lua/5.4/basexx.lua'],
+      subRequiredAtLogin: true,
+    });
+    expect(parseFacts(output).uid).toBe(0);
+  });
+
+  it('is a script sh accepts, together with the probe', async () => {
+    const { execa } = await import('execa');
+    const checked = await execa('sh', ['-n'], { input: `${probeScript()}${doctorScript()}`, reject: false });
+    expect(checked.stderr).toBe('');
+    expect(checked.exitCode).toBe(0);
   });
 });
