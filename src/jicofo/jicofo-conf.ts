@@ -67,13 +67,18 @@ function authenticationEnabled(text: string): { value: boolean; range: [number, 
     found.push({ value: m[2] === 'true', range: [start, start + m[2].length] });
   }
   const block = /(^|[\s{,])(?:jicofo\.)?"?authentication"?[ \t]*[:=]?[ \t]*\{/gm;
+  const depth = braceDepths(text);
   for (const m of text.matchAll(block)) {
     const open = m.index! + m[0].length - 1;
-    const close = matchingBrace(text, open);
+    if (depth[open] < 0) continue; // in a string or comment
+    const close = matchingBrace(text, depth, open);
     if (close < 0) continue;
     const body = text.slice(open + 1, close);
     for (const e of body.matchAll(/(^|[\s{,])"?enabled"?[ \t]*[:=][ \t]*("?)(true|false)\2/gm)) {
-      if (depthAt(body, e.index!) !== 0) continue;
+      // Only the block's own key: not a nested object's, not one in a comment or a string
+      // (judged by the character before the key, or the key right after the brace).
+      const before = open + e.index! + e[1].length;
+      if (before !== open && depth[before] !== depth[open] + 1) continue;
       const start = open + 1 + e.index! + e[0].lastIndexOf(e[3]);
       found.push({ value: e[3] === 'true', range: [start, start + e[3].length] });
     }
@@ -81,31 +86,39 @@ function authenticationEnabled(text: string): { value: boolean; range: [number, 
   return found.sort((a, b) => a.range[0] - b.range[0]);
 }
 
-/** The `}` closing the `{` at `open`, skipping strings and comments; -1 when there is none. */
-function matchingBrace(text: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
+/**
+ * The brace depth at each position of a HOCON text (a `{` counts from the
+ * position after it), or -1 inside a quoted string or a comment.
+ */
+function braceDepths(text: string): Int32Array {
+  const depth = new Int32Array(text.length + 1);
+  let level = 0;
+  for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === '"') {
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      depth[i] = -1;
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        depth[i] = -1;
+        if (text[i] === '\\' && i + 1 < text.length) depth[++i] = -1;
+      }
+      if (i < text.length) depth[i] = -1;
     } else if (c === '#' || (c === '/' && text[i + 1] === '/')) {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '{') {
-      depth++;
-    } else if (c === '}') {
-      depth--;
-      if (depth === 0) return i;
+      for (; i < text.length && text[i] !== '\n'; i++) depth[i] = -1;
+      if (i < text.length) depth[i] = level;
+    } else {
+      depth[i] = level;
+      if (c === '{') level++;
+      else if (c === '}') level--;
     }
   }
-  return -1;
+  depth[text.length] = level;
+  return depth;
 }
 
-/** How deep in nested braces `pos` of `body` is. */
-function depthAt(body: string, pos: number): number {
-  let depth = 0;
-  for (let i = 0; i < pos; i++) {
-    if (body[i] === '{') depth++;
-    else if (body[i] === '}') depth--;
+/** The `}` closing the `{` at `open`, outside strings and comments; -1 when there is none. */
+function matchingBrace(text: string, depth: Int32Array, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    if (text[i] === '}' && depth[i] === depth[open] + 1) return i;
   }
-  return depth;
+  return -1;
 }

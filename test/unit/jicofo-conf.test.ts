@@ -68,6 +68,23 @@ describe("jicofo.conf authentication (the secure domain guide's)", () => {
     expect(setJicofoAuthentication(before, false)).toBe(after);
   });
 
+  it('reads past braces in strings and keys in comments or nested objects inside the section', () => {
+    const tricky = `jicofo {
+  authentication: {
+    login-url: "meet.test/{room}"
+    # enabled: false
+    nested { enabled: false }
+    enabled: true
+  }
+}
+`;
+    expect(readJicofoAuthentication(tricky)).toBe(true);
+    expect(setJicofoAuthentication(tricky, false)).toBe(tricky.replace('    enabled: true\n', '    enabled: false\n'));
+    const commented = 'jicofo {\n  authentication: {\n    # enabled: true\n    type: XMPP\n  }\n}\n';
+    expect(readJicofoAuthentication(commented)).toBeUndefined();
+    expect(readJicofoAuthentication('jicofo {\n  note: "authentication { enabled: true }"\n}\n')).toBeUndefined();
+  });
+
   it('leaves a file without an authentication section alone', () => {
     expect(readJicofoAuthentication(stock)).toBeUndefined();
     expect(setJicofoAuthentication(stock, false)).toBe(stock);
