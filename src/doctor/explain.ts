@@ -2,7 +2,7 @@
 // the login checks of luajwtjitsi and token/util in their order, the room check of
 // mod_token_verification at join, and what mod_token_affiliation makes of the holder.
 // Pure: the host's settings and clocks come in, plain data comes out; no output carries the signature or the secret.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { normaliseRoom } from '../token/room.js';
 
 export interface TokenHostContext {
@@ -27,6 +27,10 @@ export interface TokenHostContext {
   moderatorFromToken: boolean;
   /** authentication = "token" on the VirtualHost */
   tokenAuth: boolean;
+  /** asap_key_server: the host checks signatures with public keys fetched by kid, not with app_secret */
+  keyServer?: string;
+  /** signature_algorithm, with a key server (default RS256) */
+  signatureAlgorithm?: string;
   /** the host's plugins refuse a token without sub at login ("sub claim is missing"); older ones fail at the room join */
   subRequiredAtLogin?: boolean;
   /** the host's clock, seconds since the epoch (may be fractional) */
@@ -248,8 +252,8 @@ function loginChecks(parsed: ParsedToken, host: TokenHostContext): Ranked[] {
   return [
     formatCheck(parsed),
     typCheck(header),
-    algCheck(header),
-    signatureCheck(parsed, host),
+    host.keyServer === undefined ? algCheck(header) : keyAlgCheck(header, host),
+    host.keyServer === undefined ? signatureCheck(parsed, host) : keySignatureCheck(parsed, header, host.keyServer),
     timeTypeCheck('exp', claims, LOGIN_RANK.expType) ?? expCheck(claims, host),
     timeTypeCheck('nbf', claims, LOGIN_RANK.nbfType) ?? nbfCheck(claims, host),
     issCheck(claims, host),
@@ -279,6 +283,27 @@ function algCheck(header: Claims | undefined): Ranked {
   if (header.alg === EXPECTED_ALG) return pass('alg', 'alg is HS256, what this host expects with app_secret');
   const found = header.alg === undefined ? 'the header has no alg' : `alg ${show(header.alg)} is not HS256`;
   return fail('alg', LOGIN_RANK.alg, 'Invalid or incorrect alg', `${found}; this host checks tokens with HS256 and its app_secret`);
+}
+
+/** With a key server, before anything else: a kid, an alg, and an RS one; then the alg the host expects. */
+function keyAlgCheck(header: Claims | undefined, host: TokenHostContext): Ranked {
+  if (!header) return skipped('alg', UNREADABLE);
+  const expected = host.signatureAlgorithm ?? 'RS256';
+  if (!luaTruthy(header.kid)) return fail('alg', LOGIN_RANK.kid, "'kid' claim is missing", `the header has no kid; this host fetches the public key for each token by its kid from ${host.keyServer}`);
+  if (!luaTruthy(header.alg)) return fail('alg', LOGIN_RANK.kid, "'alg' claim is missing", 'the header has no alg');
+  if (typeof header.alg !== 'string' || !header.alg.startsWith('RS')) {
+    return fail('alg', LOGIN_RANK.kid, "'kid' claim only support with RS family", `alg ${show(header.alg)} is not an RS algorithm; this host checks tokens with public keys (${expected})`);
+  }
+  if (header.alg !== expected) return fail('alg', LOGIN_RANK.alg, 'Invalid or incorrect alg', `alg ${show(header.alg)} is not ${expected}, the algorithm this host expects`);
+  return pass('alg', `alg is ${expected} with kid ${show(header.kid)}, what this host expects with its key server`);
+}
+
+/** doctor does not fetch keys: it says where the host would fetch this token's key. */
+function keySignatureCheck(parsed: ParsedToken, header: Claims | undefined, keyServer: string): Ranked {
+  if (parsed.signingInput === undefined || !header) return skipped('signature', UNREADABLE);
+  if (!luaTruthy(header.kid)) return skipped('signature', 'not checked: no kid to fetch a key by');
+  const url = `${keyServer}/${createHash('sha256').update(String(header.kid), 'utf8').digest('hex')}.pem`;
+  return unknown('signature', `checked by the host with the public key it fetches for kid ${show(header.kid)} from ${url} (doctor does not fetch keys; if that URL does not serve the key, Jitsi says "could not obtain public key")`);
 }
 
 function signatureCheck(parsed: ParsedToken, host: TokenHostContext): Ranked {

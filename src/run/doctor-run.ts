@@ -120,6 +120,8 @@ function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: numb
   const vh = sectionsNamed(jitsi.config, 'virtualhost', jitsi.domain);
   const requireRoom = lastAssignment(vh, 'asap_require_room_claim')?.value;
   const prefix = lastAssignment([jitsi.config.global], 'muc_mapper_domain_prefix')?.value;
+  const keyServer = lastAssignment(vh, 'asap_key_server')?.value;
+  const algorithm = lastAssignment(vh, 'signature_algorithm')?.value;
   return explainToken(
     request.token!,
     {
@@ -134,6 +136,7 @@ function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: numb
       enableDomainVerification: reading.enableDomainVerification !== false,
       roomCheck: state.roomCheck,
       moderatorFromToken: state.moderatorFromToken,
+      ...(typeof keyServer === 'string' && keyServer !== '' ? { keyServer, signatureAlgorithm: typeof algorithm === 'string' ? algorithm : undefined } : {}),
       tokenAuth: state.tokenAuth,
       ...host,
     },

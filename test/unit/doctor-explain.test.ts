@@ -1,6 +1,6 @@
 // explainToken judges tokens the way Jitsi's Prosody plugins do; the tokens here
 // are signed with node:crypto, independently of the module under test.
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { explainToken, extractToken, type TokenExplanation, type TokenHostContext } from '../../src/doctor/explain.js';
 
@@ -470,5 +470,26 @@ describe('explainToken: output', () => {
         }
       }
     }
+  });
+});
+
+describe('explainToken: a host that fetches public keys (asap_key_server)', () => {
+  const keyHost = host({ appSecret: undefined, keyServer: 'https://keys.example.com/jitsi' });
+  const rs = (extra: Record<string, unknown> = {}) => sign(CLAIMS, { alg: 'RS256', typ: 'JWT', kid: 'backend-2026', ...extra });
+
+  it('cannot check the signature, and says where the host fetches the key for the kid', () => {
+    const result = explainToken(rs(), keyHost, 'r1');
+    expect(result.verdict).toBe('unknown');
+    expect(check(result, 'alg').verdict).toBe('pass');
+    const url = `https://keys.example.com/jitsi/${createHash('sha256').update('backend-2026').digest('hex')}.pem`;
+    expect(check(result, 'signature')).toMatchObject({ verdict: 'unknown', detail: expect.stringContaining(url) });
+  });
+
+  it.each([
+    ['no kid', sign(CLAIMS, { alg: 'RS256', typ: 'JWT' }), "'kid' claim is missing"],
+    ['an HS token', rs({ alg: 'HS256' }), "'kid' claim only support with RS family"],
+    ['another RS algorithm', rs({ alg: 'RS512' }), 'Invalid or incorrect alg'],
+  ])('refuses %s at login', (_name, token, reason) => {
+    expect(explainToken(token, keyHost, 'r1')).toMatchObject({ verdict: 'refused-at-login', reason });
   });
 });
