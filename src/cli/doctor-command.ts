@@ -62,17 +62,16 @@ function renderHost(host: HostDoctor, style: Style, several: boolean): string {
   const out: string[] = [];
   const title = `${several ? `${host.name}: ` : ''}${host.domains.length ? host.domains.join(', ') : host.target || 'this machine'}`;
   out.push(bold(style, title));
-  if (host.error) {
-    out.push(red(style, `error: ${host.error.message}`));
-    if (host.error.hint) out.push(`hint: ${host.error.hint}`);
-    return out.join('\n');
-  }
+  const error = () => (host.error ? [red(style, `error: ${host.error.message}`), ...(host.error.hint ? [`hint: ${host.error.hint}`] : [])] : []);
+  // Not read at all: only the error.
+  if (host.error && host.checked.length === 0) return [...out, ...error()].join('\n');
   for (const finding of host.findings) {
     out.push('', `${LABEL[finding.severity](style, finding.severity.toUpperCase().padEnd(7))}  ${finding.title}  ${dim(style, `[${finding.id}]`)}`);
     for (const line of finding.evidence) out.push(`         ${dim(style, 'evidence:')} ${line}`);
     out.push(`         ${dim(style, 'fix:')} ${finding.fix}`);
   }
   if (host.token) out.push('', renderToken(host.token, style));
+  if (host.error) out.push('', ...error());
   const refusals = host.refusals;
   if (refusals) {
     const own = refusals.smokeTests > 0 ? ` (and ${refusals.smokeTests} by jitsi-jwt's smoke tests, which refuse on purpose)` : '';
@@ -87,7 +86,8 @@ function renderHost(host: HostDoctor, style: Style, several: boolean): string {
     }
   }
   const problems = host.findings.filter((f) => f.severity !== 'note').length;
-  out.push('', problems === 0 && (!host.token || host.token.verdict === 'admitted') ? green(style, 'No problems found.') : `${problems} finding${problems === 1 ? '' : 's'} to act on.`);
+  const clean = problems === 0 && !host.error && (!host.token || host.token.verdict === 'admitted');
+  out.push('', clean ? green(style, 'No problems found.') : `${problems} finding${problems === 1 ? '' : 's'} to act on.`);
   out.push(dim(style, 'Checked:'), ...host.checked.map((line) => dim(style, `  - ${line}`)));
   return out.join('\n');
 }

@@ -2,7 +2,7 @@
 // own reading in one round trip, no lock, nothing written), then diagnose it
 // and, when asked, explain one token against it.
 import { performance } from 'node:perf_hooks';
-import { EXIT, errorInfo, type ErrorInfo } from '../errors.js';
+import { EXIT, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
 import { diagnose, type Finding } from '../doctor/diagnose.js';
 import { explainToken, type TokenExplanation } from '../doctor/explain.js';
 import { summariseProsodyLog, type LogGroup } from '../doctor/prosody-log.js';
@@ -89,27 +89,31 @@ function examine(member: Member<ReadHost>, request: DoctorRequest): HostDoctor {
   }
   const { facts, output, localNow } = member.host;
   try {
+    // A --domain the host does not serve is an error of the run, not a finding.
+    if (request.domain) chooseDomain(facts, request.domain);
     const reading = parseDoctorReading(output);
     const hostNow = facts.clock?.now ?? localNow;
     const log = summariseProsodyLog(reading.log, { hostNow, hostUtcOffsetSeconds: facts.clock?.utcOffsetSeconds ?? 0, sinceSeconds: request.sinceSeconds });
     const diagnosis = diagnose({ facts, reading, log, target: fixTarget(member.entry.target), domain: request.domain, localNow });
-    const token = request.token === undefined ? undefined : explain(facts, request, { hostNow, localNow, subRequiredAtLogin: reading.subRequiredAtLogin });
-    const worst = diagnosis.findings[0]?.severity;
-    const refused = token !== undefined && token.verdict !== 'admitted';
-    const status: DoctorStatus = worst === 'problem' || refused ? 'problems' : worst === 'warning' ? 'warnings' : 'healthy';
-    return {
-      ...base,
-      status,
-      exitCode: status === 'problems' ? EXIT.failed : status === 'warnings' ? EXIT.changesPending : EXIT.ok,
+    const found = {
       domains: diagnosis.domains,
       findings: diagnosis.findings,
       refusals: { since: log.since, linesRead: log.linesRead, files: reading.logFiles, groups: log.groups.filter((g) => g.kind !== 'module-load'), smokeTests: log.smokeTests },
-      ...(token ? { token } : {}),
       checked: diagnosis.checked,
     };
+    let token: TokenExplanation | undefined;
+    try {
+      token = request.token === undefined ? undefined : explain(facts, request, { hostNow, localNow, subRequiredAtLogin: reading.subRequiredAtLogin });
+    } catch (error) {
+      // The token cannot be judged here (several domains and no --domain, say): the findings still stand.
+      return { ...base, ...found, status: 'failed', exitCode: exitCodeFor(error), error: errorInfo(error) };
+    }
+    const worst = diagnosis.findings[0]?.severity;
+    const refused = token !== undefined && token.verdict !== 'admitted';
+    const status: DoctorStatus = worst === 'problem' || refused ? 'problems' : worst === 'warning' ? 'warnings' : 'healthy';
+    return { ...base, ...found, status, exitCode: status === 'problems' ? EXIT.failed : status === 'warnings' ? EXIT.changesPending : EXIT.ok, ...(token ? { token } : {}) };
   } catch (error) {
-    const info = errorInfo(error);
-    return { ...base, status: 'failed', exitCode: EXIT.failed, domains: [], findings: [], checked: [], error: info };
+    return { ...base, status: 'failed', exitCode: exitCodeFor(error), domains: [], findings: [], checked: [], error: errorInfo(error) };
   }
 }
 

@@ -201,6 +201,15 @@ describe('a host jitsi-jwt converged', () => {
     }
   });
 
+  it('refuses a --domain the host does not serve, naming the ones it does', async () => {
+    const { exitCode, doc } = await doctor('--domain', 'meet.tset');
+    expect(exitCode).toBe(EXIT.badInput);
+    for (const host of doc.hosts) {
+      expect(host.status).toBe('failed');
+      expect(host.error).toMatchObject({ code: 'settings', message: 'this host has no Jitsi domain "meet.tset"', hint: `domains found: ${DOMAIN}` });
+    }
+  });
+
   it('shows a finding in text with its evidence and fix', async () => {
     const undo = await editKeepingTime(CONFIG, 's/^    allow_empty_token = false$/    allow_empty_token = true/');
     try {
