@@ -5,25 +5,13 @@
 // setup and plain-words reasons out.
 import { HostStateError, SettingsError } from '../errors.js';
 import { findComponent, findConferenceComponent, lastAssignment, parseDomainConfig, readModulesEnabled, sectionsNamed, type DomainConfig } from '../prosody/domain-config.js';
-import type { Plan } from './changes.js';
+import type { Plan, TokenlessIdentity } from './changes.js';
 import type { AccessExpectations } from '../smoke/smoke.js';
 import { ALLOWLIST, LOBBY_ROOMS, WAIT_FOR_HOST, PERSISTENT_LOBBY, type GuestSettings } from '../prosody/token-edit.js';
 import type { SetWish } from '../prosody/access-edit.js';
 import type { HostFacts } from '../facts/probe.js';
 import type { ResolvedSettings } from './resolve.js';
 
-export type IdentityKind = 'jibri' | 'jigasi' | 'guests' | 'named';
-
-/** One entry of token_verification_allowlist and why it is there. */
-export interface TokenlessIdentity {
-  kind: IdentityKind;
-  /** a domain, or a bare JID */
-  entry: string;
-  /** what was found on the host, in plain words */
-  reason: string;
-  /** also skips the lobby (muc_lobby_whitelist); guests never do */
-  lobby: boolean;
-}
 
 export interface AccessPlan {
   /** who gets in without a token once the plan is applied (with room checks) */

@@ -3,7 +3,19 @@
 // or shows a plan does not load the planner (the Lua parser, the templates).
 import type { ServiceName } from '../facts/services.js';
 import type { ResolvedSettings } from './resolve.js';
-import type { TokenlessIdentity } from './access.js';
+
+export type IdentityKind = 'jibri' | 'jigasi' | 'guests' | 'named';
+
+/** One entry of token_verification_allowlist and why it is there. */
+export interface TokenlessIdentity {
+  kind: IdentityKind;
+  /** a domain, or a bare JID */
+  entry: string;
+  /** what was found on the host, in plain words */
+  reason: string;
+  /** also skips the lobby (muc_lobby_whitelist); guests never do */
+  lobby: boolean;
+}
 
 export interface FileChange {
   path: string;
