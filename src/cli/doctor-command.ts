@@ -55,7 +55,21 @@ const LABEL: Record<string, (s: Style, t: string) => string> = { problem: red, w
 const time = (seconds: number) => new Date(Math.round(seconds) * 1000).toISOString().replace('T', ' ').replace('.000Z', 'Z');
 
 export function renderDoctor(outcome: DoctorOutcome, style: Style): string {
-  return `${outcome.hosts.map((host) => renderHost(host, style, outcome.hosts.length > 1)).join('\n\n')}\n`;
+  const several = outcome.hosts.length > 1;
+  const sections = outcome.hosts.map((host) => renderHost(host, style, several));
+  if (several) sections.push(renderTable(outcome.hosts, style));
+  return `${sections.join('\n\n')}\n`;
+}
+
+/** One line per host after the hosts' own sections, as the other commands end a fleet run. */
+function renderTable(hosts: HostDoctor[], style: Style): string {
+  const count = (host: HostDoctor, severity: string) => String(host.findings.filter((f) => f.severity === severity).length);
+  const rows = hosts.map((h) => [h.name, h.domains.join(',') || '-', h.status.toUpperCase(), count(h, 'problem'), count(h, 'warning'), h.token ? VERDICT[h.token.verdict] : '-', String(h.exitCode)]);
+  const header = ['HOST', 'DOMAIN', 'RESULT', 'PROBLEMS', 'WARNINGS', 'TOKEN', 'EXIT'];
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+  const paint: Record<string, (s: Style, t: string) => string> = { healthy: green, warnings: yellow, problems: red, failed: red };
+  return [bold(style, line(header)), ...rows.map((row, i) => paint[hosts[i].status](style, line(row)))].join('\n');
 }
 
 function renderHost(host: HostDoctor, style: Style, several: boolean): string {

@@ -120,10 +120,13 @@ describe('a host jitsi-jwt converged', () => {
     }
     expect(await Promise.all(HOSTS.map(hostState))).toEqual(before);
 
-    const text = await jitsiJwt(['doctor', targets()[0], ...sshFlags(bed)]);
+    const text = await jitsiJwt(['doctor', ...targets(), ...sshFlags(bed)]);
     expect(text.exitCode).toBe(EXIT.ok);
     expect(text.stdout).toMatch(/^No problems found\.$/m);
     expect(text.stdout).toMatch(/^Checked:\n(  - .*\n)*  - Prosody's log since /m);
+    // Several hosts end with one line each.
+    expect(text.stdout).toMatch(/^HOST +DOMAIN +RESULT +PROBLEMS +WARNINGS +TOKEN +EXIT$/m);
+    for (const target of targets()) expect(text.stdout).toMatch(new RegExp(`^${target.replace(/\./g, '\\.')} +meet\\.test +HEALTHY +0 +0 +- +0$`, 'm'));
   });
 
   it.each([
