@@ -6,6 +6,8 @@
 -- (/http-bind) or WebSocket (/xmpp-websocket) URL, or from an
 -- `Authorization: Bearer` header. A valid token gives the session a random
 -- node name (as anonymous auth does) and its claims (see token/util.lib.lua).
+-- With `asap_key_server` the token's public key is fetched over HTTP during
+-- the login, which waits for it in the session's async runner.
 
 local formdecode = require "util.http".formdecode;
 local generate_uuid = require "util.uuid".generate;

@@ -1,0 +1,177 @@
+// Public-key (RS256) tokens on the test bed's token plugins, on both suites:
+// with `asap_key_server` on the main VirtualHost (and no app_secret), Prosody
+// fetches each token's key from <base>/<sha256hex(kid)>.pem — here a plain
+// HTTP server on the host itself — and admits a token signed with it. Unknown
+// kids, other keys under a known kid, HS256 tokens and tokens without a kid
+// are refused at login with Jitsi's texts; a key once fetched stays cached
+// after the server stops serving it, and a failed fetch is not cached.
+//
+// JITSI_JWT_TEST_PLUGINS=DIR runs the same checks on Jitsi's own plugins.
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import {
+  attemptJoin,
+  domainFile,
+  hs256Token,
+  installTokenLuaPackages,
+  linkPureLuaModules,
+  restartProsody,
+  waitForFileMatch,
+  waitForFocus,
+} from '../support/token-host.js';
+
+const DOMAIN = 'meet.test';
+const PLUGINS = process.env.JITSI_JWT_TEST_PLUGINS ? path.resolve(process.env.JITSI_JWT_TEST_PLUGINS) : undefined;
+const bed = new TestBed(`e2e-rs256-${process.pid}`);
+const appId = 'rs256_backend';
+const KEY_PORT = 8765;
+const KEY_ROOT = '/srv/jwt-keys';
+const KEY_LOG = '/var/log/jwt-keys.log';
+const PROSODY_LOG = '/var/log/prosody/prosody.log';
+
+beforeAll(async () => {
+  await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', pluginsDir: PLUGINS, brokenProsodyInit: false });
+});
+
+afterAll(async () => {
+  await bed.down();
+});
+
+const newKey = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
+const pem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
+const keyFileName = (kid: string) => `${createHash('sha256').update(kid).digest('hex')}.pem`;
+
+/** A token signed RS256 with node:crypto alone; `header` overrides or removes (undefined) header fields. */
+function rs256Token(privateKey: KeyObject, header: Record<string, unknown>, claims: { room: string }): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${part({ alg: 'RS256', typ: 'JWT', ...header })}.${part({ iss: appId, aud: 'jitsi', sub: DOMAIN, ...claims, nbf: now - 10, exp: now + 300 })}`;
+  return `${body}.${sign('sha256', Buffer.from(body), privateKey).toString('base64url')}`;
+}
+
+/** Switches the stock domain file to token auth with a key server instead of a secret, and room checks on. */
+async function switchToKeyServer(name: string, keyServer: string): Promise<void> {
+  const file = domainFile(DOMAIN);
+  const lines = (await bed.ssh(name, `cat ${file}`)).stdout.split('\n');
+  const replace = (from: string, to: string) => {
+    const index = lines.findIndex((l) => l.trim() === from);
+    if (index < 0) throw new Error(`${file} on ${name} has no line "${from}"`);
+    lines[index] = lines[index].replace(from, to);
+    return index;
+  };
+  replace('authentication = "jitsi-anonymous" -- do not delete me', 'authentication = "token" -- do not delete me');
+  const appIdLine = replace('--app_id="example_app_id"', `app_id="${appId}"`);
+  const indent = lines[appIdLine].match(/^\s*/)![0];
+  lines.splice(appIdLine + 1, 0, `${indent}asap_key_server = "${keyServer}"`);
+  replace('--"token_verification";', '"token_verification";');
+  await bed.ssh(name, `cat > ${file}.new && chmod 640 ${file}.new && chown root:prosody ${file}.new && mv ${file}.new ${file}`, {
+    input: `${lines.join('\n')}\n`,
+  });
+}
+
+function httpGetStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
+
+describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+  let host: HostRecord;
+  let keyServer: string;
+  let keyServerPid: number | undefined;
+  const url = () => `http://${host.address}:5280/http-bind`;
+  const signing = newKey();
+  const other = newKey();
+  const kid = `rs256-${name}`;
+  const publish = (id: string, key: KeyObject) => bed.ssh(name, `cat > ${KEY_ROOT}/keys/${keyFileName(id)}`, { input: pem(key) });
+  const fetchesOf = async (id: string) => (await bed.ssh(name, `grep -c 'GET /keys/${keyFileName(id)} ' ${KEY_LOG} || true`)).stdout.trim();
+  const login = async (token: string) => (await attemptJoin({ url: url(), domain: DOMAIN, token, room: `rs-${randomBytes(3).toString('hex')}` })).auth;
+
+  beforeAll(async () => {
+    host = await bed.host(name);
+    keyServer = `http://${host.address}:${KEY_PORT}/keys`;
+    await installTokenLuaPackages(bed, name);
+    await linkPureLuaModules(bed, name);
+
+    // The key server: a plain HTTP server on the host's own address, logging each request.
+    await bed.ssh(name, `mkdir -p ${KEY_ROOT}/keys`);
+    await publish(kid, signing.publicKey);
+    const started = await bed.ssh(name, `setsid python3 -m http.server ${KEY_PORT} --bind ${host.address} --directory ${KEY_ROOT} >/dev/null 2>${KEY_LOG} </dev/null & echo $!`);
+    keyServerPid = Number(started.stdout.trim());
+    const deadline = Date.now() + 10_000;
+    while ((await httpGetStatus(`${keyServer}/${keyFileName(kid)}`).catch(() => 0)) !== 200) {
+      if (Date.now() > deadline) throw new Error(`the key server on ${name} did not come up`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    await switchToKeyServer(name, keyServer);
+    await restartProsody(bed, name);
+    await waitForFocus({ url: url(), domain: DOMAIN, token: rs256Token(signing.privateKey, { kid }, { room: '*' }) });
+  });
+
+  afterAll(async () => {
+    if (keyServerPid) await bed.ssh(name, `kill ${keyServerPid}`, { reject: false });
+  });
+
+  it('admits an RS256 token whose key the key server serves, and keeps the key after the server stops serving it', async () => {
+    const room = 'rs-room';
+    const admitted = await attemptJoin({ url: url(), domain: DOMAIN, token: rs256Token(signing.privateKey, { kid }, { room }), room });
+    expect(admitted.auth).toEqual({ ok: true });
+    expect(admitted.conference?.ok).toBe(true);
+    expect(admitted.join?.ok).toBe(true);
+    // The room claim is still checked at join.
+    const elsewhere = await attemptJoin({ url: url(), domain: DOMAIN, token: rs256Token(signing.privateKey, { kid }, { room }), room: 'other-room' });
+    expect(elsewhere.auth.ok).toBe(true);
+    expect(elsewhere.join?.ok ?? false).toBe(false);
+
+    // A new kid: fetched once, then used from the cache after its file is gone (no expiry).
+    const second = newKey();
+    const secondKid = `${kid}-second`;
+    await publish(secondKid, second.publicKey);
+    expect(await login(rs256Token(second.privateKey, { kid: secondKid }, { room: '*' }))).toEqual({ ok: true });
+    await bed.ssh(name, `rm ${KEY_ROOT}/keys/${keyFileName(secondKid)}`);
+    expect(await login(rs256Token(second.privateKey, { kid: secondKid }, { room: '*' }))).toEqual({ ok: true });
+    expect(await fetchesOf(secondKid)).toBe('1');
+  });
+
+  it('refuses an unknown kid at login without caching the failure', async () => {
+    const late = newKey();
+    const lateKid = `${kid}-late`;
+    const token = rs256Token(late.privateKey, { kid: lateKid }, { room: '*' });
+    expect(await login(token)).toMatchObject({ ok: false, condition: 'not-allowed', text: 'could not obtain public key' });
+    await publish(lateKid, late.publicKey);
+    expect(await login(token)).toEqual({ ok: true });
+    expect(await fetchesOf(lateKid)).toBe('2');
+    const log = await waitForFileMatch(bed, name, PROSODY_LOG, /reason:could not obtain public key/);
+    expect(log).toMatch(/Error verifying token err:not-allowed, reason:could not obtain public key tenant:\S* room:\S* user_agent:/);
+    expect(log).toMatch(/Error on GET request: Code 404/);
+  });
+
+  it('refuses a token signed by another key under a known kid', async () => {
+    expect(await login(rs256Token(other.privateKey, { kid }, { room: '*' }))).toMatchObject({ ok: false, condition: 'not-allowed', text: 'Invalid signature' });
+  });
+
+  it('refuses HS256 tokens and tokens without a kid', async () => {
+    // app_secret is not set; a key server means RS tokens only.
+    const secret = randomBytes(32).toString('base64url');
+    expect(await login(hs256Token(secret, { iss: appId, sub: DOMAIN, room: '*' }))).toMatchObject({ ok: false, text: "'kid' claim is missing" });
+    const hsWithKid = (() => {
+      const [, body, signature] = hs256Token(secret, { iss: appId, sub: DOMAIN, room: '*' }).split('.');
+      return `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid })).toString('base64url')}.${body}.${signature}`;
+    })();
+    expect(await login(hsWithKid)).toMatchObject({ ok: false, text: "'kid' claim only support with RS family" });
+    expect(await login(rs256Token(signing.privateKey, {}, { room: '*' }))).toMatchObject({ ok: false, text: "'kid' claim is missing" });
+    expect(await login(rs256Token(signing.privateKey, { kid, alg: undefined }, { room: '*' }))).toMatchObject({ ok: false, text: "'alg' claim is missing" });
+    expect(await login(rs256Token(signing.privateKey, { kid, alg: 'RS384' }, { room: '*' }))).toMatchObject({ ok: false, text: 'Invalid or incorrect alg' });
+    const log = (await bed.ssh(name, `cat ${PROSODY_LOG}`)).stdout;
+    expect(log).toMatch(/Error verifying token err:not-allowed, reason:'kid' claim is missing tenant:\S* room:\S* user_agent:/);
+  });
+});
