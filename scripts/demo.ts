@@ -1,7 +1,7 @@
 // npm run demo: a stock Jitsi-shaped Debian 12 test host, converted to token
 // authentication by jitsi-jwt over SSH as a sudo user, exactly as a sysadmin
 // would run it: plan, apply (with its smoke test), a second run that changes
-// nothing, and a token for a meeting.
+// nothing, a token for a meeting, and doctor's read-only check of the result.
 import { execa } from 'execa';
 import { TestBed } from '../testbed/bed.js';
 
@@ -32,5 +32,6 @@ await jitsiJwt(['plan', target, ...ssh, '--app-id', 'demo_backend']);
 const applied = await jitsiJwt(['apply', target, ...ssh, '--app-id', 'demo_backend', '--yes']);
 await jitsiJwt(['apply', target, ...ssh, '--yes']);
 await jitsiJwt(['token', target, ...ssh, '--room', 'Standup', '--name', 'Ada', '--url']);
+await jitsiJwt(['doctor', target, ...ssh]);
 say(`\nThe host keeps running: ${bed.sshCommand(host)}   (stop it: npm run testbed -- down --bed demo)`);
 process.exitCode = applied;
