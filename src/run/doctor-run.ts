@@ -89,8 +89,8 @@ function examine(member: Member<ReadHost>, request: DoctorRequest): HostDoctor {
   }
   const { facts, output, localNow } = member.host;
   try {
-    // A --domain the host does not serve is an error of the run, not a finding.
-    if (request.domain) chooseDomain(facts, request.domain);
+    // Not a Jitsi server at all, or a --domain the host does not serve: an error of the run, not findings.
+    if (request.domain || (!facts.packages.prosody?.installed && facts.domainFiles.length === 0)) chooseDomain(facts, request.domain);
     const reading = parseDoctorReading(output);
     const hostNow = facts.clock?.now ?? localNow;
     const log = summariseProsodyLog(reading.log, { hostNow, hostUtcOffsetSeconds: facts.clock?.utcOffsetSeconds ?? 0, sinceSeconds: request.sinceSeconds });
