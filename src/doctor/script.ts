@@ -2,7 +2,7 @@
 // of Prosody's log and the leftovers of older ways of installing the token
 // plugins. Read-only, like the probe; each part is delimited so a missing file
 // leaves only that part empty.
-import { PLUGIN_DIR } from '../facts/probe.js';
+import { PLUGIN_DIR, sections } from '../facts/probe.js';
 import { PROSODY_LOG_PATTERN } from './prosody-log.js';
 
 const MARK = '@@jitsi-jwt-doctor:';
@@ -47,13 +47,7 @@ ${part('end')}
 }
 
 export function parseDoctorReading(output: string): DoctorReading {
-  const parts = new Map<string, string>();
-  const marks = [...output.matchAll(new RegExp(`^${MARK}([a-z-]+)@@$`, 'gm'))];
-  marks.forEach((m, i) => {
-    const start = m.index! + m[0].length + 1;
-    const end = i + 1 < marks.length ? marks[i + 1].index! : output.length;
-    parts.set(m[1], output.slice(start, end).replace(/\n+$/, ''));
-  });
+  const parts = sections(output, MARK);
   const lines = (name: string) => (parts.get(name) ?? '').split('\n').filter((l) => l.trim() !== '');
   return {
     log: parts.get('log') ?? '',

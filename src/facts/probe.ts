@@ -181,9 +181,10 @@ ${section('end')}
 `;
 }
 
-function sections(output: string): Map<string, string> {
+/** The parts of a script's output, each after its own `<mark><name>@@` line (the probe's mark unless another is given). */
+export function sections(output: string, mark = MARK): Map<string, string> {
   const map = new Map<string, string>();
-  const re = new RegExp(`^${MARK}([a-z-]+)@@$`, 'gm');
+  const re = new RegExp(`^${mark}([a-z-]+)@@$`, 'gm');
   const marks = [...output.matchAll(re)];
   marks.forEach((m, i) => {
     const start = m.index! + m[0].length + 1;
