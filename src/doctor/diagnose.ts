@@ -7,10 +7,11 @@ import { LUA_MODULE_PACKAGES, PLUGIN_DIR, TOKEN_LUA_MODULES, WEB_CONFIG_DIR, typ
 import { SERVICES } from '../facts/services.js';
 import { detectServices } from '../plan/access.js';
 import { jitsiDomains, type JitsiDomain } from '../plan/resolve.js';
-import { lastAssignment, parseDomainConfig, readTokenConfig, sectionsNamed, type Assignment, type DomainConfig, type Section } from '../prosody/domain-config.js';
+import { lastAssignment, parseDomainConfig, readModulesEnabled, readTokenConfig, sectionsNamed, type Assignment, type DomainConfig, type Section } from '../prosody/domain-config.js';
 import { lineOf } from '../prosody/text-edits.js';
 import { ALLOWLIST, WAIT_FOR_HOST } from '../prosody/token-edit.js';
 import { readAnonymousDomain } from '../web/config-js.js';
+import { readStringSet } from '../prosody/access-edit.js';
 import type { LogSummary } from './prosody-log.js';
 import type { DoctorReading } from './script.js';
 
@@ -170,7 +171,7 @@ function tokenChecks({ domain, file, config }: JitsiDomain, input: DiagnoseInput
     });
     return;
   }
-  const keyServer = lastAssignment(vh, 'asap_key_server') ?? lastAssignment(vh, 'cache_keys_url');
+  const keyServer = reading.asapKeyServer ?? reading.cacheKeysUrl;
   const missing = [
     typeof reading.appId === 'string' && reading.appId !== '' ? undefined : 'app_id',
     keyServer || (reading.appSecret !== undefined && reading.appSecret !== '') ? undefined : 'app_secret',
@@ -252,8 +253,9 @@ function moderatorChecks(domain: string, facts: HostFacts, conferenceModules: st
 }
 
 function accessChecks({ domain, file, config }: JitsiDomain, conference: Section, facts: HostFacts, add: Add, apply: ApplyCommand): void {
-  const allowlist = (lastAssignment(sectionsNamed(config, 'component', conference.name!), ALLOWLIST)?.value ?? []) as unknown;
-  const listed = Array.isArray(allowlist) ? (allowlist as string[]).map((e) => e.toLowerCase()) : [];
+  const conf = sectionsNamed(config, 'component', conference.name!);
+  const listed = (readStringSet(conf, ALLOWLIST) ?? []).map((e) => e.toLowerCase());
+  const allowlistAt = lastAssignment(conf, ALLOWLIST);
   const { identities, warnings } = detectServices(facts, config, domain);
   for (const identity of identities) {
     if (listed.includes(identity.entry.toLowerCase())) continue;
@@ -263,7 +265,7 @@ function accessChecks({ domain, file, config }: JitsiDomain, conference: Section
       severity: 'problem',
       domain,
       title: `${identity.kind === 'jibri' ? 'Jibri' : 'Jigasi'} cannot join rooms: ${identity.entry} is not in ${ALLOWLIST}, so the room check refuses it (no token) and ${what} fail`,
-      evidence: [identity.reason, Array.isArray(allowlist) ? at(file, config, lastAssignment(sectionsNamed(config, 'component', conference.name!), ALLOWLIST)) : `${sectionAt(file, config, conference)}  (no ${ALLOWLIST})`],
+      evidence: [identity.reason, allowlistAt ? at(file, config, allowlistAt) : `${sectionAt(file, config, conference)}  (no ${ALLOWLIST})`],
       fix: apply(),
     });
   }
@@ -297,13 +299,10 @@ function guestChecks({ domain, file, config }: JitsiDomain, conference: Section 
   }
   if (!anonymous || guestHost.length === 0 || !conference || !roomCheck) return;
   const conf = sectionsNamed(config, 'component', conference.name!);
-  const allowlist = lastAssignment(conf, ALLOWLIST)?.value;
-  if (!(Array.isArray(allowlist) && allowlist.some((e) => e.toLowerCase() === guestDomain.toLowerCase()))) {
+  if (!(readStringSet(conf, ALLOWLIST) ?? []).some((e) => e.toLowerCase() === guestDomain.toLowerCase())) {
     half(`guests log in on ${guestDomain}, but it is not in ${ALLOWLIST}: the room check refuses every guest`, 'problem', [webLine, sectionAt(file, config, guestHost[0])]);
   }
-  const modules = (conference && sectionsNamed(config, 'component', conference.name!)) ?? [];
-  const waiting = lastAssignment(modules, 'modules_enabled');
-  if (!(Array.isArray(waiting?.value) && waiting.value.includes(WAIT_FOR_HOST))) {
+  if (!readModulesEnabled(conf).active.includes(WAIT_FOR_HOST)) {
     half(`guests log in on ${guestDomain} without ${WAIT_FOR_HOST}: they do not wait for a token holder`, 'warning', [webLine, sectionAt(file, config, conference)]);
   }
 }

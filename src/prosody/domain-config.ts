@@ -603,6 +603,11 @@ export interface TokenConfigReading {
   enableDomainVerification?: LuaValue;
   asapAcceptedIssuers?: LuaValue;
   asapAcceptedAudiences?: LuaValue;
+  /** public keys instead of app_secret: asap_key_server, cache_keys_url, and the algorithm they use */
+  asapKeyServer?: LuaValue;
+  cacheKeysUrl?: LuaValue;
+  signatureAlgorithm?: LuaValue;
+  asapRequireRoomClaim?: LuaValue;
   commentedAppId?: CommentLine;
   commentedAppSecret?: CommentLine;
   pluginPaths?: LuaValue;
@@ -628,6 +633,10 @@ export function readTokenConfig(config: DomainConfig, domain: string): TokenConf
     enableDomainVerification: opt(vh, 'enable_domain_verification'),
     asapAcceptedIssuers: opt(vh, 'asap_accepted_issuers'),
     asapAcceptedAudiences: opt(vh, 'asap_accepted_audiences'),
+    asapKeyServer: opt(vh, 'asap_key_server'),
+    cacheKeysUrl: opt(vh, 'cache_keys_url'),
+    signatureAlgorithm: opt(vh, 'signature_algorithm'),
+    asapRequireRoomClaim: opt(vh, 'asap_require_room_claim'),
     commentedAppId: findCommentedAssignment(vh, 'app_id'),
     commentedAppSecret: findCommentedAssignment(vh, 'app_secret'),
     pluginPaths: opt([config.global], 'plugin_paths'),

@@ -9,7 +9,7 @@ import { summariseProsodyLog, type LogGroup } from '../doctor/prosody-log.js';
 import { doctorScript, parseDoctorReading } from '../doctor/script.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
 import { chooseDomain, currentTokenState } from '../plan/resolve.js';
-import { lastAssignment, readTokenConfig, sectionsNamed } from '../prosody/domain-config.js';
+import { lastAssignment, readTokenConfig } from '../prosody/domain-config.js';
 import type { Connector } from '../connector/types.js';
 import { connectHost, openMembers, closeHosts, type HostsRequest } from './hosts.js';
 import { finishTimings, seconds, worstExitCode, type Member } from './results.js';
@@ -121,11 +121,9 @@ function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: numb
   const jitsi = chooseDomain(facts, request.domain);
   const state = currentTokenState(jitsi);
   const reading = readTokenConfig(jitsi.config, jitsi.domain);
-  const vh = sectionsNamed(jitsi.config, 'virtualhost', jitsi.domain);
-  const requireRoom = lastAssignment(vh, 'asap_require_room_claim')?.value;
   const prefix = lastAssignment([jitsi.config.global], 'muc_mapper_domain_prefix')?.value;
-  const keyServer = lastAssignment(vh, 'asap_key_server')?.value;
-  const algorithm = lastAssignment(vh, 'signature_algorithm')?.value;
+  const keyServer = reading.asapKeyServer;
+  const algorithm = reading.signatureAlgorithm;
   return explainToken(
     request.token!,
     {
@@ -136,7 +134,7 @@ function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: numb
       appSecret: state.appSecret,
       acceptedIssuers: state.issuers,
       acceptedAudiences: state.audiences,
-      requireRoomClaim: requireRoom !== false,
+      requireRoomClaim: reading.asapRequireRoomClaim !== false,
       enableDomainVerification: reading.enableDomainVerification !== false,
       roomCheck: state.roomCheck,
       moderatorFromToken: state.moderatorFromToken,
