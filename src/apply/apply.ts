@@ -100,8 +100,10 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
         backupDir,
         files: plan.files.map((file) => ({
           path: file.path,
-          content: file.before === file.after ? undefined : file.after,
+          content: file.remove || (file.before === file.after && !file.create) ? undefined : file.after,
           ownership: file.mode && file.owner ? { mode: file.mode.to, owner: file.owner.to } : undefined,
+          create: file.create,
+          remove: file.remove,
         })),
         links: plan.links.map((l) => ({ path: l.path, module: l.module, target: l.target })),
         unlinks: (plan.unlinks ?? []).map((l) => l.path),

@@ -91,6 +91,10 @@ export interface FileWrite {
   content?: string;
   /** mode and "user:group" to end with; undefined: those of the file being replaced */
   ownership?: { mode: string; owner: string };
+  /** a new file: its directory is made when missing, and a rollback removes it */
+  create?: boolean;
+  /** remove the file (a rollback puts the saved copy back) */
+  remove?: boolean;
 }
 
 export interface LinkWrite {
@@ -107,7 +111,7 @@ export interface LinkWrite {
  * decides, and restores with restoreScript() when something is wrong.
  *
  * The manifest says how to undo each step: `file<TAB>path<TAB>saved copy`,
- * `link<TAB>path` (a link this run made: remove it) and
+ * `link<TAB>path` (a link this run made: remove it), `new<TAB>path` (a file this run made: remove it) and
  * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
 export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string }): string {
@@ -142,10 +146,23 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   }
   for (const [i, file] of options.files.entries()) {
     const saved = `${backupDir}/file-${i}`;
-    lines.push(
+    const backup = [
       `cp -a ${shQuote(file.path)} ${shQuote(saved)}`,
-      `printf 'file\\t%s\\t%s\\n' ${shQuote(file.path)} ${shQuote(saved)} >> ${shQuote(`${backupDir}/manifest`)}`,
-    );
+      `printf 'file\\t%s\\t%s\\n' ${shQuote(file.path)} ${shQuote(saved)} >> ${manifest}`,
+    ];
+    if (file.remove) {
+      lines.push(`if [ -e ${shQuote(file.path)} ]; then`, ...backup.map((l) => `\t${l}`), `\trm -f ${shQuote(file.path)}`, 'fi');
+      continue;
+    }
+    if (file.create) {
+      const dir = file.path.replace(/\/[^/]+$/, '') || '/';
+      lines.push(
+        `[ -d ${shQuote(dir)} ] || install -d -m 755 ${shQuote(dir)}`,
+        `if [ -e ${shQuote(file.path)} ]; then ${backup.join('; ')}; else printf 'new\\t%s\\n' ${shQuote(file.path)} >> ${manifest}; fi`,
+      );
+    } else {
+      lines.push(...backup);
+    }
     if (file.content !== undefined) {
       const dir = file.path.replace(/\/[^/]+$/, '') || '/';
       lines.push(
@@ -199,7 +216,7 @@ manifest=${shQuote(`${backupDir}/manifest`)}
 while IFS="$(printf '\\t')" read -r kind target saved; do
 	case "$kind" in
 	file) tmp=$(mktemp "$(dirname "$target")/.jitsi-jwt.XXXXXX") && cp -a "$saved" "$tmp" && mv -f "$tmp" "$target" ;;
-	link) rm -f "$target" ;;
+	link | new) rm -f "$target" ;;
 	unlink) ln -sfn "$saved" "$target" ;;
 	esac
 done < "$manifest"

@@ -14,7 +14,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 const ONE_TARGET = ['[target]', '[user@]host[:port] or an alias from ~/.ssh/config'] as const;
 const TARGETS = ['[targets...]', 'one or more servers: [user@]host[:port] or aliases from ~/.ssh/config'] as const;
-const COMMANDS = ['plan', 'apply', 'rotate-secret', 'token', 'smoke', 'setup', 'restore', 'doctor'];
+const COMMANDS = ['plan', 'apply', 'rotate-secret', 'rotate-key', 'token', 'smoke', 'setup', 'restore', 'doctor'];
 
 const BOOLEAN = { type: 'boolean' } as const;
 const TEXT = { type: 'string' } as const;
@@ -60,6 +60,22 @@ function commonOptions(command: Command): Command {
     .addOption(option('--show-secret', 'show app_secret in the output (hidden by default)', BOOLEAN));
 }
 
+/** Where the host's token keys come from: a shared secret (HS256, the default) or public keys by kid (RS256). */
+function keySourceOptions(command: Command): Command {
+  return command
+    .addOption(option('--key-server <url>', 'RS256 tokens: the host fetches public keys by kid from <url>/<hex(sha256(kid))>.pem (a key server your backend runs)', TEXT))
+    .addOption(option('--jwks-url <url>', "RS256 tokens: the host reads public keys from this JWKS document (e.g. Keycloak's certs endpoint); needs Jitsi's 2026 token plugins", TEXT))
+    .addOption(option('--public-key <file>', 'RS256 tokens: publish this public key on the host itself, for the kid given with --kid (rotate later with rotate-key)', TEXT))
+    .addOption(option('--shared-secret', 'back from public keys to HS256 tokens with one shared app_secret', BOOLEAN));
+}
+
+/** The private keys a smoke test of an RS256 host signs with. */
+function signingOptions(command: Command): Command {
+  return command
+    .addOption(option('--kid <id>', 'the key id (kid) of --public-key, and the kid a --private-key signs as when it matches no key published on the host', TEXT))
+    .addOption(option('--private-key <file>', 'RS256 hosts: sign the smoke test\'s tokens with this private key (read here, never sent anywhere; repeatable); without one only refusals are proven', LIST, { repeatable: true }));
+}
+
 /** Several hosts at once: an inventory file, parallelism. */
 function fleetOptions(command: Command): Command {
   return command
@@ -97,14 +113,14 @@ export function buildProgram(context: RunContext = { command: '', json: false })
       readOptionValues(action);
     });
 
-  commonOptions(fleetOptions(program.command('plan')))
+  signingOptions(keySourceOptions(commonOptions(fleetOptions(program.command('plan')))))
     .description('show what apply would change (unified diffs, packages, restarts); changes nothing')
     .addOption(option('--detailed-exitcode', 'exit 2 instead of 0 when changes are pending (errors keep their own exit codes)', BOOLEAN))
     .action(async (targets, flags) => {
       process.exitCode = await (await import('./plan-command.js')).planCommand(targets, flags);
     });
 
-  deliveryOptions(commonOptions(fleetOptions(program.command('apply'))))
+  signingOptions(keySourceOptions(deliveryOptions(commonOptions(fleetOptions(program.command('apply'))))))
     .description('plan, confirm, apply, restart, smoke-test; roll back on failure (on several hosts: all or nothing)')
     .addOption(option('-y, --yes', 'apply without asking', BOOLEAN, { env: false }))
     .addOption(option('--no-rollback', 'keep the new state even when the smoke test fails', BOOLEAN))
@@ -124,6 +140,20 @@ export function buildProgram(context: RunContext = { command: '', json: false })
     .addOption(keepBackups())
     .action(async (targets, flags) => {
       process.exitCode = await (await import('./apply-command.js')).changeCommand('rotate-secret', targets, flags);
+    });
+
+  connectionOptions(fleetOptions(program.command('rotate-key')))
+    .description('public keys this tool publishes on the hosts: accept a new key beside the old ones (--add-public-key FILE --kid ID, nothing restarts), or stop accepting one (--retire-kid ID, Prosody restarts to forget it); proven, all or nothing')
+    .addOption(option('--domain <domain>', 'the Jitsi domain (default: detected on the host)', TEXT))
+    .addOption(option('--add-public-key <file>', 'the new public key to accept, for the kid given with --kid', TEXT))
+    .addOption(option('--kid <id>', 'the key id of --add-public-key: a new one (Prosody keeps a kid\'s key until it restarts)', TEXT))
+    .addOption(option('--retire-kid <id>', 'stop accepting the key with this kid', TEXT))
+    .addOption(option('--private-key <file>', "sign the proof's tokens with this private key (read here, never sent anywhere; repeatable): each is matched to its kid by its public half", LIST, { repeatable: true }))
+    .addOption(option('-y, --yes', 'change the keys without asking', BOOLEAN, { env: false }))
+    .addOption(dpkgLockTimeout())
+    .addOption(keepBackups())
+    .action(async (targets, flags) => {
+      process.exitCode = await (await import('./apply-command.js')).changeCommand('rotate-key', targets, flags);
     });
 
   credentialOptions(connectionOptions(program.command('token').argument(...ONE_TARGET)))
@@ -148,7 +178,7 @@ export function buildProgram(context: RunContext = { command: '', json: false })
       process.exitCode = await (await import('./token-command.js')).tokenCommand(target, flags);
     });
 
-  commonOptions(fleetOptions(program.command('smoke')))
+  signingOptions(commonOptions(fleetOptions(program.command('smoke'))))
     .description('prove token authentication with fresh tokens: valid admitted; no token, wrong secret, expired, wrong room refused')
     .addOption(option('--url <url>', 'test the public endpoint instead, e.g. https://meet.example.com/http-bind (needs --domain)', TEXT, { env: false }))
     .addOption(option('--ca <file>', 'CA certificate(s) to trust for --url', TEXT))
@@ -157,7 +187,7 @@ export function buildProgram(context: RunContext = { command: '', json: false })
       process.exitCode = await (await import('./smoke-command.js')).smokeCommand(targets, flags);
     });
 
-  commonOptions(program.command('setup').argument(...ONE_TARGET))
+  signingOptions(keySourceOptions(commonOptions(program.command('setup').argument(...ONE_TARGET))))
     .description('interactive installer: asks what it cannot read from the host, shows the plan, applies and proves it')
     .addOption(option('-y, --yes', 'without a terminal: apply without asking (setup then works like apply)', BOOLEAN, { env: false }))
     .addOption(option('--no-rollback', 'keep the new state even when the smoke test fails', BOOLEAN))

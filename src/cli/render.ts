@@ -47,9 +47,14 @@ export function summarisePlan(plan: Plan): string[] {
   const lines: string[] = [];
   if (plan.packages.length > 0) lines.push(`install ${plan.packages.join(', ')} (apt)`);
   for (const link of plan.links) lines.push(`link ${link.path} to Debian's copy of ${link.module} (${link.reason})`);
+  if (plan.keys?.cutOver) {
+    lines.push(`CUT-OVER from ${plan.keys.cutOver.from} to ${plan.keys.cutOver.to}: from Prosody's restart on, every token signed the old way is refused; switch your backend at the same moment`);
+  }
   for (const file of plan.files) {
-    if (file.diff) lines.push(`edit ${file.path}: ${file.purpose}`);
-    if (file.mode && file.owner && (file.mode.from !== file.mode.to || file.owner.from !== file.owner.to)) {
+    if (file.create) lines.push(`add ${file.path}: ${file.purpose}`);
+    else if (file.remove) lines.push(`remove ${file.path}: ${file.purpose}`);
+    else if (file.diff) lines.push(`edit ${file.path}: ${file.purpose}`);
+    if (!file.create && file.mode && file.owner && (file.mode.from !== file.mode.to || file.owner.from !== file.owner.to)) {
       lines.push(`restrict ${file.path} to ${file.owner.to} mode ${file.mode.to} (was ${file.owner.from} ${file.mode.from}): it holds the secret`);
     }
   }
@@ -79,7 +84,8 @@ export function renderPlan(plan: Plan, host: string, options: { showSecret: bool
     }
   }
   out.push('');
-  out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)', shared: "the fleet's, from the other hosts" }[plan.secretSource]}`);
+  if (plan.keys && plan.keys.mode !== 'secret') out.push(`app_id: ${plan.appId}   keys: ${plan.keys.description}`);
+  else out.push(`app_id: ${plan.appId}   app_secret: ${{ kept: 'kept from the host', given: 'the one you gave', generated: 'newly generated (256 bits)', shared: "the fleet's, from the other hosts" }[plan.secretSource]}`);
   out.push(...renderAccess(plan));
   for (const warning of plan.warnings) out.push(yellow(style, `warning: ${warning}`));
   return out.join('\n');
@@ -129,9 +135,15 @@ export function renderReport(report: ApplyReport, plan: Plan, options: { showSec
 export function renderBackend(plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string; where?: string }, style: Style): string {
   const out: string[] = [];
   out.push(bold(style, 'For your backend'));
-  out.push(`  tokens: HS256, header typ "JWT"`);
+  const keys = plan.keys && plan.keys.mode !== 'secret' ? plan.keys : undefined;
+  if (keys) {
+    out.push(`  tokens: RS256, header typ "JWT" and kid "<key id>", signed with the private key of ${keys.kids ? `one of the kids ${keys.kids.map((k) => `"${k}"`).join(', ')}` : 'a kid the host can fetch'}`);
+  } else {
+    out.push(`  tokens: HS256, header typ "JWT"`);
+  }
   out.push(`  claims: iss "${options.issuer ?? plan.appId}", aud "${options.audience ?? 'jitsi'}", sub "${plan.domain}", room "<room name>" (or "*"), exp a few minutes ahead`);
-  out.push(`  app_secret: in ${plan.configPath} on ${options.where ?? 'the host'} (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
+  if (keys) out.push(`  keys: ${keys.description}`);
+  else out.push(`  app_secret: in ${plan.configPath} on ${options.where ?? 'the host'} (readable by root and prosody only)${options.showSecret ? `\n  app_secret value: ${options.secret}` : ''}`);
   return out.join('\n');
 }
 

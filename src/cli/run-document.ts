@@ -56,6 +56,7 @@ export function hostDocument(result: HostResult, showSecret: boolean, secrets: r
     restartReasons: plan?.restartReasons ?? [],
     warnings: plan?.warnings ?? [],
     access: plan?.access ? { withoutToken: plan.access.identities, guests: plan.access.guests } : null,
+    keys: plan?.keys ?? null,
     applied: report ? { changed: report.changed, installed: report.installed, backupDir: report.backupDir ?? null, restarted: report.restarted } : null,
     smoke: result.smoke ? { ok: result.smoke.ok, seconds: result.smoke.seconds, cases: result.smoke.cases, ...(result.smoke.leftovers ? { leftovers: result.smoke.leftovers } : {}) } : null,
     timings: {

@@ -34,7 +34,7 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
     domains.length === 1
       ? domains[0].domain
       : await ask<string>({ type: 'select', message: 'Which Jitsi domain?', choices: domains.map((d) => d.domain) });
-  const current = currentTokenState(domains.find((d) => d.domain === domainName)!);
+  const current = currentTokenState(domains.find((d) => d.domain === domainName)!, host.facts);
   const plugins = new Set(host.facts.plugins.present);
   const passwords = passwordLogins(host.facts, domains.find((d) => d.domain === domainName)!.config, domainName);
   if (passwords !== undefined) {

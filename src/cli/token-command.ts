@@ -70,6 +70,9 @@ export async function tokenCommand(target: string | undefined, flags: TokenComma
     const host = await credentialsOf(await hostsRequest('token', target ? [target] : [], flags), options.domain);
     // What the user gave wins over what the host has.
     appId ??= host.appId;
+    if (host.keys.mode !== 'secret' && appSecret === undefined) {
+      throw new SettingsError(`${host.domain} verifies RS256 tokens with public keys: it has no secret to sign with`, 'sign tokens with your backend\'s private key (header alg RS256, kid); jitsi-jwt smoke TARGET --private-key FILE proves such a key is accepted');
+    }
     appSecret ??= host.appSecret;
     domain = host.domain;
   }

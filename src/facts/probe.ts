@@ -22,6 +22,8 @@ const PACKAGES_OF_INTEREST = [...new Set(Object.values(LUA_MODULE_PACKAGES)), 'p
 const PROSODY_DATA = '/var/lib/prosody';
 export const JIGASI_PROPERTIES = '/etc/jitsi/jigasi/sip-communicator.properties';
 export const WEB_CONFIG_DIR = '/etc/jitsi/meet';
+/** Public keys this tool publishes for Prosody to fetch, one directory per Jitsi domain. */
+export const KEY_DIR = '/etc/prosody/jitsi-jwt-keys';
 const MARK = '@@jitsi-jwt:';
 
 export interface DomainFile {
@@ -74,6 +76,8 @@ export interface HostFacts {
   jigasiUser?: string;
   /** Jitsi Meet's web configs, /etc/jitsi/meet/<domain>-config.js */
   webConfigs: WebConfigFile[];
+  /** public key files this tool published (KEY_DIR/<domain>/<hex(sha256(kid))>.pem) */
+  publishedKeys?: { path: string; text: string }[];
 }
 
 export interface WebConfigFile {
@@ -148,7 +152,7 @@ for f in /etc/prosody/conf.d/*.cfg.lua; do
 	real=$(readlink -f "$f")
 	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
 done
-${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null
+${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null; ls -1 ${PLUGIN_DIR}/token 2>/dev/null | sed 's|^|token/|'
 ${section('lua-modules')}; wait $lua_job; cat "$lua_out"
 ${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
 ${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null
@@ -176,6 +180,8 @@ for f in ${WEB_CONFIG_DIR}/*-config.js; do
 	[ -f "$f" ] || continue
 	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
 done
+${section('published-keys')}
+for f in ${KEY_DIR}/*/*.pem; do [ -f "$f" ] && printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done
 wait $services_job; cat "$services_out"; rm -f "$lua_out" "$services_out"
 ${section('end')}
 `;
@@ -274,6 +280,10 @@ export function parseFacts(output: string): HostFacts {
     webConfigs: lines(s.get('web-configs')).map((line) => {
       const [path, mode, owner, group, content] = line.split('\t');
       return { path, mode, owner, group, text: Buffer.from(content ?? '', 'base64').toString('utf8') };
+    }),
+    publishedKeys: lines(s.get('published-keys')).map((line) => {
+      const [path, content] = line.split('\t');
+      return { path, text: Buffer.from(content ?? '', 'base64').toString('utf8') };
     }),
     listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
   };

@@ -28,6 +28,28 @@ export interface FileChange {
   /** undefined: mode and owner stay as they are */
   mode?: { from: string; to: string };
   owner?: { from: string; to: string };
+  /** a new file (before is empty); its directory is made when missing */
+  create?: boolean;
+  /** the file goes (after is empty) */
+  remove?: boolean;
+}
+
+/** Where the host's token keys come from once applied, and what changes about them. */
+export interface KeysSummary {
+  mode: 'secret' | 'key-server' | 'jwks' | 'published';
+  /** one line, e.g. "RS256 tokens, public keys fetched by kid from https://…" */
+  description: string;
+  /** where Prosody fetches keys (asap_key_server), for RS256 */
+  keyServer?: string;
+  jwksUrl?: string;
+  /** published keys accepted once applied */
+  kids?: string[];
+  /** where the published keys are on the host */
+  dir?: string;
+  added?: string[];
+  retired?: string[];
+  /** shared secret ↔ public keys: every token signed the old way is refused from the restart on */
+  cutOver?: { from: string; to: string };
 }
 
 export interface LinkChange {
@@ -64,6 +86,7 @@ export interface Plan {
   passwordAccounts?: number;
   /** a package's debconf answers to keep in step with the config (holds the secret: never shown) */
   debconf?: DebconfChange;
+  keys?: KeysSummary;
 }
 
 /** debconf's databases: saved with a run's backup when it changes answers, so that a rollback puts the old ones back. */

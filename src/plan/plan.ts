@@ -8,7 +8,10 @@ import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
 import { editAnonymousDomain } from '../web/config-js.js';
+import { fingerprint } from '../token/keys.js';
 import { passwordLogins, planAccess } from './access.js';
+import { describeKeys, isCutOver, keyDir, keyFileChanges, keyPublisher, type KeySettings } from './keys.js';
+import type { PublicKeySettings } from '../prosody/token-edit.js';
 
 export const JICOFO_CONF = '/etc/jitsi/jicofo/jicofo.conf';
 import type { ResolvedSettings } from './resolve.js';
@@ -50,6 +53,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   }
   const access = planAccess(facts, config, settings, findConferenceComponent(config, settings.domain)?.name);
   warnings.push(...access.warnings);
+  const publicKeys = publicKeySettings(facts, settings.keys, settings.domain);
   const edit = editForTokenAuth(domainFile.text, {
     domain: settings.domain,
     appId: settings.appId,
@@ -63,6 +67,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     allowlist: access.allowlist,
     lobbyWhitelist: access.lobbyWhitelist,
     guests: access.guests,
+    publicKeys,
   }, domainFile.path);
   warnings.push(...(edit.warnings ?? []));
   const contentChanged = edit.text !== domainFile.text;
@@ -134,7 +139,27 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     }
   }
 
-  const debconf = tokensDebconf(facts, settings.appId, settings.appSecret);
+  // jitsi-meet-tokens' answers describe a shared secret; with public keys they are left as they are.
+  const debconf = settings.keys.mode === 'secret' ? tokensDebconf(facts, settings.appId, settings.appSecret) : undefined;
+
+  // Keys published here are accepted only while the host takes its keys from here: any other key source removes them.
+  const keyFiles = keyFileChanges(facts, settings.domain, settings.keys.mode === 'published' ? settings.keys.keys : []);
+  const replaced = keyFiles.add.filter((a) => settings.previousKeys.mode === 'published' && settings.previousKeys.keys.some((k) => k.kid === a.entry.kid));
+  const existing = new Set((facts.publishedKeys ?? []).map((f) => f.path));
+  for (const { path, entry, text } of keyFiles.add) {
+    const before = (facts.publishedKeys ?? []).find((f) => f.path === path)?.text ?? '';
+    files.push({
+      path,
+      purpose: `public key with kid "${entry.kid}" (${fingerprint(entry.pem)}), served at ${keyPublisher(facts, settings.domain).url}/${path.split('/').pop()}`,
+      before, after: text, diff: unifiedDiff(path, before, text),
+      ...(existing.has(path) ? {} : { create: true }),
+      mode: { from: KEY_FILE_MODE, to: KEY_FILE_MODE },
+      owner: { from: `${CONFIG_OWNER}:${CONFIG_GROUP}`, to: `${CONFIG_OWNER}:${CONFIG_GROUP}` },
+    });
+  }
+  for (const { path, entry, text } of keyFiles.remove) {
+    files.push({ path, purpose: `retire the public key with kid "${entry.kid}" (${fingerprint(entry.pem)})`, before: text, after: '', diff: unifiedDiff(path, text, ''), remove: true });
+  }
 
   const packages = [
     ...new Set(
@@ -161,7 +186,10 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   }
 
   const restartReasons: string[] = [];
-  if (contentChanged) restartReasons.push('the domain config changes (Prosody reads app_secret only at start)');
+  if (contentChanged) restartReasons.push('the domain config changes (Prosody reads its token options only at start)');
+  if (keyFiles.remove.length > 0 || replaced.length > 0) {
+    restartReasons.push(`Prosody keeps every public key it fetched in memory until it restarts: ${[...keyFiles.remove, ...replaced].map((k) => `"${k.entry.kid}"`).join(', ')} ${keyFiles.remove.length + replaced.length === 1 ? 'is' : 'are'} refused only after that`);
+  }
   if (jicofoChanged) restartReasons.push("jicofo.conf changes");
   if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
   const prosody = facts.services.prosody;
@@ -190,6 +218,43 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     access: { identities: access.identities, guests: access.guestDomain !== undefined },
     ...(passwordAccounts !== undefined ? { passwordAccounts } : {}),
     ...(debconf ? { debconf } : {}),
+    keys: keysSummary(settings.previousKeys, settings.keys, keyFiles.add.map((a) => a.entry.kid), keyFiles.remove.map((r) => r.entry.kid), facts, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
+  };
+}
+
+const KEY_FILE_MODE = '644';
+
+/** The token-edit settings of a key source: none for a shared secret; the publishing component for keys on the host (and as the fallback of a JWKS document). */
+function publicKeySettings(facts: HostFacts, keys: KeySettings, domain: string): PublicKeySettings | undefined {
+  switch (keys.mode) {
+    case 'secret':
+      return undefined;
+    case 'key-server':
+      return { asapKeyServer: keys.url };
+    case 'jwks': {
+      // Kids missing from the document are then looked up on the host itself, which answers 404: a clean refusal.
+      const publisher = keyPublisher(facts, domain);
+      return { asapKeyServer: publisher.url, cacheKeysUrl: keys.url, publisher };
+    }
+    case 'published': {
+      const publisher = keyPublisher(facts, domain);
+      return { asapKeyServer: publisher.url, publisher };
+    }
+  }
+}
+
+/** `hadTokens`: the host took tokens before, so a change of key kind cuts those tokens off. */
+function keysSummary(from: KeySettings, to: KeySettings, added: string[], retired: string[], facts: HostFacts, domain: string, hadTokens: boolean): Plan['keys'] {
+  const pk = publicKeySettings(facts, to, domain);
+  return {
+    mode: to.mode,
+    description: describeKeys(to),
+    ...(pk ? { keyServer: pk.asapKeyServer } : {}),
+    ...(to.mode === 'jwks' ? { jwksUrl: to.url } : {}),
+    ...(to.mode === 'published' ? { kids: to.keys.map((k) => k.kid), dir: keyDir(domain) } : {}),
+    ...(added.length > 0 ? { added } : {}),
+    ...(retired.length > 0 ? { retired } : {}),
+    ...(hadTokens && isCutOver(from, to) ? { cutOver: { from: describeKeys(from), to: describeKeys(to) } } : {}),
   };
 }
 
@@ -214,7 +279,7 @@ export function startingPointNotes(config: DomainConfig, domain: string, file: D
   const missing = [
     reading.authentication !== 'token' ? 'authentication is not "token"' : undefined,
     reading.appId === undefined ? 'no app_id' : undefined,
-    reading.appSecret === undefined ? 'no app_secret' : undefined,
+    reading.appSecret === undefined && reading.asapKeyServer === undefined && reading.cacheKeysUrl === undefined ? 'no app_secret' : undefined,
     modules.includes('token_verification') && reading.mucMapperDomainBase === undefined ? 'token_verification without muc_mapper_domain_base (it refuses every join then)' : undefined,
     reading.pluginPaths === undefined ? 'no plugin_paths (Prosody does not find the token plugins)' : undefined,
   ].filter((m): m is string => m !== undefined);

@@ -4,6 +4,7 @@
 import type { DomainFile, HostFacts } from '../facts/probe.js';
 import { HostStateError, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
+import { currentKeys, resolveKeys, type KeySettings } from './keys.js';
 import { jitsiDomainCandidates, parseDomainConfig, readTokenConfig, requirePlainAppSecret, type DomainConfig, type LuaValue } from '../prosody/domain-config.js';
 
 export interface ResolvedSettings {
@@ -23,6 +24,10 @@ export interface ResolvedSettings {
   guests?: boolean;
   allowWithoutToken?: string[];
   accessUnchanged?: boolean;
+  /** where the host's token keys come from once applied */
+  keys: KeySettings;
+  /** where they came from before */
+  previousKeys: KeySettings;
 }
 
 export interface Resolution {
@@ -56,6 +61,7 @@ export interface CurrentTokenState {
   moderatorFromToken: boolean;
   issuers?: string[];
   audiences?: string[];
+  keys: KeySettings;
 }
 
 /**
@@ -63,7 +69,7 @@ export interface CurrentTokenState {
  * set from an expression is refused here (host-state, naming the file): this
  * tool can neither keep nor share a secret it cannot read.
  */
-export function currentTokenState({ config, domain }: JitsiDomain): CurrentTokenState {
+export function currentTokenState({ config, domain }: JitsiDomain, facts: HostFacts): CurrentTokenState {
   requirePlainAppSecret(config, domain);
   const reading = readTokenConfig(config, domain);
   const active = reading.conferenceModules?.active ?? [];
@@ -77,6 +83,7 @@ export function currentTokenState({ config, domain }: JitsiDomain): CurrentToken
     moderatorFromToken: active.includes('token_affiliation'),
     issuers: list(reading.asapAcceptedIssuers),
     audiences: list(reading.asapAcceptedAudiences),
+    keys: currentKeys(facts, reading, domain),
   };
 }
 
@@ -115,7 +122,8 @@ export function chooseDomain(facts: HostFacts, requested?: string): JitsiDomain 
 
 export function resolveSettings(facts: HostFacts, options: TokenOptions, generateSecret: () => string): Resolution {
   const chosen = chooseDomain(facts, options.domain);
-  const current = currentTokenState(chosen);
+  const current = currentTokenState(chosen, facts);
+  const keys = resolveKeys(facts, current.keys, options.keySource, chosen.domain);
   const appIdText = options.appId ?? current.appId;
   if (!appIdText) {
     throw new SettingsError(`${chosen.domain} has no app_id yet`, 'give one with --app-id (the iss your backend signs tokens with), e.g. --app-id my_backend');
@@ -154,6 +162,8 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
       guests: options.guests,
       allowWithoutToken: options.allowWithoutToken ?? [],
       accessUnchanged: options.accessUnchanged,
+      keys,
+      previousKeys: current.keys,
     },
   };
 }

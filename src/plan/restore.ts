@@ -73,10 +73,10 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
   const restoredText = new Map(files.map((f) => [f.path, f.after]));
   const restoredFacts: HostFacts = { ...facts, domainFiles: facts.domainFiles.map((f) => (restoredText.has(f.path) ? { ...f, text: restoredText.get(f.path)! } : f)) };
   const chosen = chooseDomain(restoredFacts, options.domain);
-  const restored = currentTokenState(chosen);
+  const restored = currentTokenState(chosen, restoredFacts);
   let current: CurrentTokenState | undefined;
   try {
-    current = currentTokenState(chooseDomain(facts, options.domain));
+    current = currentTokenState(chooseDomain(facts, options.domain), facts);
   } catch {
     current = undefined;
   }

@@ -149,16 +149,32 @@ export function editGuestHost(ctx: EditContext, config: DomainConfig, guestDomai
     }
     return;
   }
-  for (const section of sections) {
-    // From the header's line to the end of the section's last statement's line, with one blank line before it.
-    let start = layout.lineStart(section.headerRange![0]);
-    const last = section.statements[section.statements.length - 1] ?? section.headerRange!;
-    const lineEnd = layout.lineEndAfter(last[1]);
-    const nl = text.indexOf('\n', lineEnd);
-    const end = nl < 0 ? text.length : nl + 1;
-    const before = text.slice(0, start);
-    const blank = /(?:^|\n)([ \t]*\r?\n)$/.exec(before);
-    if (blank) start -= blank[1].length;
-    edits.replace([start, end], '', `remove ${where} (guests are switched off)`);
+  for (const section of sections) removeSection(ctx, section, `remove ${where} (guests are switched off)`);
+}
+
+/**
+ * Removes a section: from its header's line (and the comment lines right
+ * above it, when `withLeadingComments`) to the end of its last statement's
+ * line, with one blank line before it.
+ */
+export function removeSection(ctx: EditContext, section: Section, description: string, withLeadingComments = false): void {
+  const { layout, edits } = ctx;
+  const text = layout.text;
+  let start = layout.lineStart(section.headerRange![0]);
+  if (withLeadingComments) {
+    for (;;) {
+      const before = text.slice(0, start);
+      const comment = /(?:^|\n)([ \t]*--[^\n]*\n)$/.exec(before);
+      if (!comment || start === 0) break;
+      start -= comment[1].length;
+    }
   }
+  const last = section.statements[section.statements.length - 1] ?? section.headerRange!;
+  const lineEnd = layout.lineEndAfter(last[1]);
+  const nl = text.indexOf('\n', lineEnd);
+  const end = nl < 0 ? text.length : nl + 1;
+  const before = text.slice(0, start);
+  const blank = /(?:^|\n)([ \t]*\r?\n)$/.exec(before);
+  if (blank) start -= blank[1].length;
+  edits.replace([start, end], '', description);
 }

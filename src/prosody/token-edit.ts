@@ -25,7 +25,8 @@ import {
 } from './domain-config.js';
 import { renderProsodyTemplate } from './templates.js';
 import { InternalError } from '../errors.js';
-import { anchorIn, editBooleanOption, editGuestHost, editStringSet, readStringSet, type SetWish } from './access-edit.js';
+import { anchorIn, editBooleanOption, editGuestHost, editStringSet, readStringSet, removeStatement, type SetWish } from './access-edit.js';
+import { editKeyPublisher, publisherComponent, type KeyPublisher } from './key-edit.js';
 import { applyEdits, editModules, EditList, lineOf, sameValue, sortEdits, TextLayout, type Anchor, type Edit, type ModuleWish } from './text-edits.js';
 
 export { applyEdits, type Edit } from './text-edits.js';
@@ -52,7 +53,21 @@ export interface TokenAuthSettings {
   lobbyWhitelist?: SetWish;
   /** the guest setup (guest VirtualHost, waiting for a host); undefined = leave as is */
   guests?: GuestSettings;
+  /** RS256 tokens verified with public keys by kid; undefined: HS256 with app_secret */
+  publicKeys?: PublicKeySettings;
 }
+
+export interface PublicKeySettings {
+  /** asap_key_server: where Prosody fetches <hex(sha256(kid))>.pem */
+  asapKeyServer: string;
+  /** cache_keys_url: a JWKS document read before the key server */
+  cacheKeysUrl?: string;
+  /** the component that serves keys published on the host */
+  publisher?: KeyPublisher;
+}
+
+/** The stock commented line Jitsi's file has where jitsi-meet-tokens puts app_secret. */
+const STOCK_APP_SECRET_COMMENT = '--app_secret="example_app_secret"';
 
 export interface GuestSettings {
   /** guest.<domain> */
@@ -150,9 +165,21 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings, file
     insertLines(anchor, line, `VirtualHost "${domain}": add ${name} ${shown}`);
   };
   setCredential('app_id', settings.appId);
-  setCredential('app_secret', settings.appSecret);
+  const pk = settings.publicKeys;
+  if (!pk) {
+    setCredential('app_secret', settings.appSecret);
+  } else {
+    // With a key source Jitsi's plugins never use the secret: it goes back to the stock commented line, and a switch back uncomments it.
+    const secret = lastAssignment(vh, 'app_secret');
+    if (secret) edits.replace(secret.range, STOCK_APP_SECRET_COMMENT, `VirtualHost "${domain}": comment out app_secret (public-key tokens use none)`);
+  }
 
-  const setOption = (name: string, value: boolean | readonly string[]) => {
+  const ctx = { layout, edits, eol };
+  const removeOption = (name: string, why: string) => {
+    const existing = lastAssignment(vh, name);
+    if (existing) removeStatement(ctx, existing, `VirtualHost "${domain}": remove ${name} (${why})`);
+  };
+  const setOption = (name: string, value: string | boolean | readonly string[]) => {
     const existing = lastAssignment(vh, name);
     const shown = () => renderProsodyTemplate('lua-value', { value });
     if (existing) {
@@ -166,6 +193,17 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings, file
   setOption('enable_domain_verification', settings.enableDomainVerification);
   if (settings.issuers) setOption('asap_accepted_issuers', settings.issuers);
   if (settings.audiences) setOption('asap_accepted_audiences', settings.audiences);
+  if (pk) {
+    setOption('asap_key_server', pk.asapKeyServer);
+    if (pk.cacheKeysUrl) setOption('cache_keys_url', pk.cacheKeysUrl);
+    else removeOption('cache_keys_url', 'keys come from the key server only');
+    setOption('signature_algorithm', 'RS256');
+  } else {
+    removeOption('asap_key_server', 'tokens are signed with the shared app_secret');
+    removeOption('cache_keys_url', 'tokens are signed with the shared app_secret');
+    const algorithm = lastAssignment(vh, 'signature_algorithm')?.value;
+    if (algorithm !== undefined && !(typeof algorithm === 'string' && /^HS(256|384|512)$/.test(algorithm))) removeOption('signature_algorithm', 'HS256, the default with app_secret');
+  }
 
   // --- the conference MUC ---------------------------------------------------
   const wanted: ModuleWish[] = [{ module: TOKEN_VERIFICATION, enable: settings.roomCheck, disableBy: 'comment' }];
@@ -176,7 +214,6 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings, file
   if (settings.guests) wanted.push({ module: WAIT_FOR_HOST, enable: settings.guests.enable, disableBy: 'remove' });
   const conferenceWhere = `Component "${conference.name}"`;
   editModules({ layout, edits, eol, where: conferenceWhere, sections: conf, wanted });
-  const ctx = { layout, edits, eol };
   if (settings.allowlist) editStringSet(ctx, conferenceWhere, conf, ALLOWLIST, settings.allowlist, () => anchorIn(layout, conf, 'modules_enabled'));
   if (settings.guests) {
     editBooleanOption(ctx, conferenceWhere, conf, DISABLE_AUTO_OWNERS, settings.guests.enable && settings.guests.disableAutoOwners ? true : undefined,
@@ -193,6 +230,7 @@ export function editForTokenAuth(text: string, settings: TokenAuthSettings, file
   }
   if (settings.lobbyWhitelist) editStringSet(ctx, vhWhere, vh, LOBBY_WHITELIST, settings.lobbyWhitelist, () => anchorIn(layout, vh, LOBBY_WHITELIST, 'lobby_muc'));
   if (settings.guests) editGuestHost(ctx, config, settings.guests.domain, settings.guests.enable);
+  editKeyPublisher(ctx, config, domain, pk?.publisher);
 
   // --- global: mod_token_verification needs muc_mapper_domain_base -----------
   // Older Jitsi files ship `--plugin_paths = { ".../prosody-plugins/" }`, which
@@ -246,7 +284,17 @@ export function tokenAuthProblems(text: string, settings: TokenAuthSettings): st
   const check = (what: string, ok: boolean) => { if (!ok) problems.push(what); };
   check('authentication is not "token"', reading.authentication === 'token');
   check('app_id differs', reading.appId === settings.appId);
-  check('app_secret differs', reading.appSecret === settings.appSecret);
+  const pk = settings.publicKeys;
+  if (pk) {
+    check('app_secret is still set', reading.appSecret === undefined);
+    check('asap_key_server differs', reading.asapKeyServer === pk.asapKeyServer);
+    check('cache_keys_url differs', reading.cacheKeysUrl === pk.cacheKeysUrl);
+    check('signature_algorithm is not RS256', reading.signatureAlgorithm === 'RS256');
+  } else {
+    check('app_secret differs', reading.appSecret === settings.appSecret);
+    check('asap_key_server is still set', reading.asapKeyServer === undefined);
+    check('cache_keys_url is still set', reading.cacheKeysUrl === undefined);
+  }
   check('allow_empty_token differs', reading.allowEmptyToken === settings.allowEmptyToken);
   check('enable_domain_verification differs', reading.enableDomainVerification === settings.enableDomainVerification);
   if (settings.issuers) check('asap_accepted_issuers differs', sameValue(reading.asapAcceptedIssuers, settings.issuers));
@@ -272,5 +320,6 @@ export function tokenAuthProblems(text: string, settings: TokenAuthSettings): st
     check(`${WAIT_FOR_HOST} is ${enable ? 'not ' : ''}enabled`, active.includes(WAIT_FOR_HOST) === enable);
     check(`VirtualHost "${settings.guests.domain}" is ${enable ? 'missing' : 'still there'}`, sectionsNamed(config, 'virtualhost', settings.guests.domain).length > 0 === enable);
   }
+  check(`the key publishing component is ${pk?.publisher ? 'missing' : 'still there'}`, sectionsNamed(config, 'component', publisherComponent(settings.domain)).length > 0 === Boolean(pk?.publisher));
   return problems;
 }

@@ -16,7 +16,7 @@ import { finishTimings, mapLimit, notStarted, seconds, worstExitCode, type HostR
 import { checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
 import type { SharedCredentials } from './shared-credentials.js';
 
-export type ChangeCommand = 'apply' | 'rotate-secret';
+export type ChangeCommand = 'apply' | 'rotate-secret' | 'rotate-key';
 
 /** Where a new secret goes besides the hosts, once every host passed. */
 export interface SecretDelivery {
@@ -103,7 +103,7 @@ export async function runChange(hosts: HostsRequest, settings: ChangeSettings, c
       return outcome(settings.command, members, started, {});
     }
     const { planHosts } = await planner;
-    const planning = planHosts(members, settings.options, { rotate: settings.command === 'rotate-secret', secretFrom: settings.secretFrom });
+    const planning = planHosts(members, settings.options, { rotate: settings.command === 'rotate-secret', keysOnly: settings.command === 'rotate-key', secretFrom: settings.secretFrom });
     return await changePlanned(planning, settings, callbacks, started);
   } finally {
     await closeHosts(members);
@@ -142,7 +142,7 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   }
 
   const delivered: ChangeOutcome['delivered'] = [];
-  const secretWillChange = ready.some((m) => m.host!.settings.previousSecret !== m.host!.settings.appSecret);
+  const secretWillChange = ready.some(secretChanges);
   const { delivery } = settings;
   const deliver = async () => {
     if (secretWillChange && delivery.exec !== undefined) {
@@ -157,11 +157,11 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
     dpkgLockTimeoutSeconds: settings.dpkgLockTimeoutSeconds,
     noRollback: settings.noRollback,
     interrupted: callbacks.interrupted,
-    smoke: settings.smoke ? (member) => smokeFor(member.host!, shared!.previousSecrets) : undefined,
+    smoke: settings.smoke ? (member) => smokeFor(member.host!, shared!.previousSecrets, settings.options) : undefined,
     onEvent: (member, event) => callbacks.onEvent?.(member.entry.name, event),
     beforeCommit: deliver,
   });
-  const secretChanged = ready.some((m) => (m.result.status === 'applied' || m.result.status === 'smoke-failed') && m.host!.settings.previousSecret !== m.host!.settings.appSecret);
+  const secretChanged = ready.some((m) => (m.result.status === 'applied' || m.result.status === 'smoke-failed') && secretChanges(m));
   if (!applied.interrupted && !applied.commitError && ready.every((m) => !m.result.error)) {
     // Only after a run that succeeded: the newest backup is then this run's own.
     await mapLimit(
@@ -182,15 +182,25 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   return outcome(settings.command, members, started, { shared, ready, applied: true, secretChanged, delivered, runError: applied.commitError, exitCode });
 }
 
-function smokeFor(planned: Planned, previousSecrets: string[]) {
+/** A host whose shared secret the run changes (hosts on public keys have none that counts). */
+function secretChanges(m: Member<Planned>): boolean {
+  const settings = m.host!.settings;
+  return settings.keys.mode === 'secret' && settings.previousSecret !== settings.appSecret;
+}
+
+function smokeFor(planned: Planned, previousSecrets: string[], options: TokenOptions) {
   return async () => {
     // The XMPP client and the token signer are loaded by the runs that smoke-test.
-    const [{ expectationsFor, runSmoke, tunnelTarget }, { HostAccounts }, { accessAfterPlan }] = await Promise.all([
-      import('../smoke/smoke.js'), import('../smoke/accounts.js'), import('../plan/access.js'),
+    const [{ expectationsFor, runSmoke, tunnelTarget }, { HostAccounts }, { accessAfterPlan }, { publicKeyExpectations }] = await Promise.all([
+      import('../smoke/smoke.js'), import('../smoke/accounts.js'), import('../plan/access.js'), import('./signers.js'),
     ]);
+    const { settings } = planned;
+    const publicKeys = publicKeyExpectations(settings.keys, settings.previousKeys, options.privateKeys ?? [], options.signingKid, planned.connector.label);
+    // Secrets the host had before a switch to public keys: tokens signed with them must be refused now.
+    const before = settings.keys.mode !== 'secret' && settings.previousSecret ? [settings.previousSecret] : previousSecrets;
     return runSmoke(
       tunnelTarget(planned.connector, planned.facts, planned.plan.domain),
-      expectationsFor(planned.settings, previousSecrets, accessAfterPlan(planned.facts, planned.plan)),
+      { ...expectationsFor(settings, before, accessAfterPlan(planned.facts, planned.plan)), ...(publicKeys ? { publicKeys } : {}) },
       { accounts: new HostAccounts(planned.connector) },
     );
   };

@@ -7,11 +7,15 @@ import { chooseDomain, currentTokenState } from '../plan/resolve.js';
 import { connectHost, type HostsRequest } from './hosts.js';
 import { accessToProve } from '../plan/access.js';
 import type { AccessExpectations } from '../smoke/smoke.js';
+import type { KeySettings } from '../plan/keys.js';
 
 export interface HostCredentials {
   domain: string;
   appId: string;
-  appSecret: string;
+  /** undefined on a host that verifies RS256 tokens with public keys */
+  appSecret?: string;
+  /** where the host's token keys come from */
+  keys: KeySettings;
   /** the host makes moderators from the token (token_affiliation) */
   moderatorFromToken: boolean;
   facts: HostFacts;
@@ -22,12 +26,12 @@ export interface HostCredentials {
 export async function readHostCredentials(connector: Connector, requestedDomain?: string): Promise<HostCredentials> {
   const facts = parseFacts((await connector.run(probeScript())).stdout);
   const chosen = chooseDomain(facts, requestedDomain);
-  const current = currentTokenState(chosen);
-  if (!current.tokenAuth || !current.appId || !current.appSecret) {
+  const current = currentTokenState(chosen, facts);
+  if (!current.tokenAuth || !current.appId || (current.keys.mode === 'secret' && !current.appSecret)) {
     throw new SettingsError(`${chosen.domain} on ${connector.label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
   }
   return {
-    domain: chosen.domain, appId: current.appId, appSecret: current.appSecret, moderatorFromToken: current.moderatorFromToken, facts,
+    domain: chosen.domain, appId: current.appId, appSecret: current.keys.mode === 'secret' ? current.appSecret : undefined, keys: current.keys, moderatorFromToken: current.moderatorFromToken, facts,
     access: accessToProve(facts, chosen.config, chosen.domain),
   };
 }

@@ -119,7 +119,7 @@ function examine(member: Member<ReadHost>, request: DoctorRequest): HostDoctor {
 
 function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: number; localNow: number; subRequiredAtLogin: boolean }): TokenExplanation {
   const jitsi = chooseDomain(facts, request.domain);
-  const state = currentTokenState(jitsi);
+  const state = currentTokenState(jitsi, facts);
   const reading = readTokenConfig(jitsi.config, jitsi.domain);
   const prefix = lastAssignment([jitsi.config.global], 'muc_mapper_domain_prefix')?.value;
   const keyServer = reading.asapKeyServer;

@@ -32,6 +32,8 @@ export interface PlanRequest {
   rotate: boolean;
   /** hosts disagree on app_secret: this host's wins */
   secretFrom?: string;
+  /** rotate-key: the published keys change, nothing else */
+  keysOnly?: boolean;
 }
 
 export function newSecret(): string {
@@ -51,8 +53,11 @@ export function planHosts(members: Member<OpenHost>[], options: TokenOptions, re
     if (!m.host) continue;
     try {
       const chosen = chooseDomain(m.host.facts, m.entry.domain ?? options.domain);
-      const current = currentTokenState(chosen);
+      const current = currentTokenState(chosen, m.host.facts);
       m.result.domain = chosen.domain;
+      if (request.rotate && current.keys.mode !== 'secret') {
+        throw new HostStateError(`${chosen.domain} on ${m.host.connector.label} verifies RS256 tokens with public keys, not a shared app_secret`, 'rotate its keys instead: jitsi-jwt rotate-key --add-public-key FILE --kid ID, later --retire-kid OLD');
+      }
       if (request.rotate && (!current.tokenAuth || !current.appSecret)) {
         throw new HostStateError(`${chosen.domain} on ${m.host.connector.label} does not use token authentication yet, so it has no secret to rotate`, 'run jitsi-jwt apply on it first');
       }
@@ -81,8 +86,8 @@ export function planHosts(members: Member<OpenHost>[], options: TokenOptions, re
       newSecret: shared.source === 'generated',
       // A secret the hosts already share was accepted when it was set.
       allowWeakSecret: options.allowWeakSecret || shared.source === 'kept',
-      // Rotation changes the secret and nothing else.
-      ...(request.rotate
+      // Rotation changes the secret (or the keys) and nothing else.
+      ...(request.rotate || request.keysOnly
         ? { allowEmptyToken: current.allowEmptyToken, roomCheck: current.roomCheck, moderatorFromToken: undefined, issuers: current.issuers, audiences: current.audiences, guests: undefined, allowWithoutToken: [], accessUnchanged: true }
         : {}),
     };

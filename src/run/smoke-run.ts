@@ -1,6 +1,7 @@
 // smoke as a run: prove token authentication on every host through an SSH
 // tunnel to its Prosody, with the credentials each host has (or the ones
 // given); or at one public URL. Changes nothing, takes no lock.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Connector } from '../connector/types.js';
@@ -9,6 +10,7 @@ import { validateAppId, validateDomain, validateSecret, type TokenOptions } from
 import { expectationsFor, runSmoke, tunnelTarget, type SmokeReport } from '../smoke/smoke.js';
 import { HostAccounts } from '../smoke/accounts.js';
 import { credentialsOf, readHostCredentials, type HostCredentials } from './credentials.js';
+import { publicKeyExpectations } from './signers.js';
 import { closeHosts, connectHost, openMembers, type HostsRequest } from './hosts.js';
 import { fail, finishTimings, mapLimit, seconds, worstExitCode, type HostResult } from './results.js';
 
@@ -37,15 +39,20 @@ export async function smokeHosts(hosts: HostsRequest, options: TokenOptions): Pr
       member.result.domain = host.domain;
       const t0 = performance.now();
       try {
+        const publicKeys = publicKeyExpectations(host.keys, undefined, options.privateKeys ?? [], options.signingKid, host.connector.label);
         const report = await runSmoke(
           tunnelTarget(host.connector, host.facts, host.domain),
           // Moderator cases run wherever the host makes moderators from the token.
-          expectationsFor({
-            ...options,
-            appId: options.appId ?? host.appId,
-            appSecret: options.appSecret ?? host.appSecret,
-            moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
-          }, [], host.access),
+          {
+            ...expectationsFor({
+              ...options,
+              appId: options.appId ?? host.appId,
+              // A host on public keys has no secret: an HS token signed with a random one must be refused there.
+              appSecret: options.appSecret ?? host.appSecret ?? randomBytes(32).toString('base64url'),
+              moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
+            }, [], host.access),
+            ...(publicKeys ? { publicKeys } : {}),
+          },
           { accounts: new HostAccounts(host.connector) },
         );
         recordSmoke(member.result, report, host.connector.label);
@@ -79,6 +86,7 @@ export async function smokeUrl(endpoint: PublicEndpoint, options: TokenOptions, 
   let moderatorFromToken = options.moderatorFromToken;
   if (hosts) {
     const credentials = await credentialsOf(hosts, options.domain);
+    if (credentials.keys.mode !== 'secret') throw new SettingsError(`${credentials.domain} verifies RS256 tokens with public keys; --url tests hosts with a shared secret only`, 'smoke-test it through SSH instead: jitsi-jwt smoke TARGET --private-key FILE');
     appId ??= credentials.appId;
     appSecret ??= credentials.appSecret;
     domain = credentials.domain;

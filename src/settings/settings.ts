@@ -3,6 +3,20 @@
 import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../errors.js';
 import { parseList } from './values.js';
+import { readPrivateKeys, readPublicKey, validateKid, type PrivateKeyInput, type PublicKeyEntry } from '../token/keys.js';
+
+/**
+ * Where a host gets the keys it verifies tokens with. secret: one shared
+ * app_secret (HS256). The others are RS256 with public keys by kid: a key
+ * server the backend runs, a JWKS document, or keys this tool publishes on the
+ * host itself (exactly these, or the host's set with some added and retired).
+ */
+export type KeySourceWish =
+  | { kind: 'secret' }
+  | { kind: 'key-server'; url: string }
+  | { kind: 'jwks'; url: string }
+  | { kind: 'published'; keys: PublicKeyEntry[] }
+  | { kind: 'published-change'; add: PublicKeyEntry[]; retire: string[] };
 
 export interface TokenOptions {
   domain?: string;
@@ -24,6 +38,12 @@ export interface TokenOptions {
   allowWithoutToken?: string[];
   /** leave who joins without a token as it is (rotation changes the secret only) */
   accessUnchanged?: boolean;
+  /** where the host's token keys come from; undefined: keep what the host has */
+  keySource?: KeySourceWish;
+  /** private keys the smoke test signs RS256 tokens with (read locally, never sent) */
+  privateKeys?: PrivateKeyInput[];
+  /** the kid a private key signs as when it matches no published key (--kid) */
+  signingKid?: string;
 }
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
@@ -81,6 +101,52 @@ export interface TokenFlags {
   allowWeakSecret?: boolean;
   guests?: boolean;
   allowWithoutToken?: string[];
+  keyServer?: string;
+  jwksUrl?: string;
+  publicKey?: string;
+  kid?: string;
+  sharedSecret?: boolean;
+  privateKey?: string[];
+}
+
+/**
+ * A key server's or JWKS document's URL. Jitsi's plugins append
+ * `/<hex>.pem` to a key server's base as written, so a trailing slash is
+ * dropped and a query string or fragment refused.
+ */
+export function validateKeyUrl(text: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SettingsError(`${flag} "${text}" is not a URL`, `give the full address, e.g. ${flag} https://keys.example.com/jitsi`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SettingsError(`${flag} "${text}" is not an http or https URL`, 'Prosody fetches keys over http(s) only');
+  }
+  if (url.search || url.hash) {
+    throw new SettingsError(`${flag} "${text}" has a query string or fragment`, flag === '--key-server' ? "Jitsi's plugins append /<hex>.pem to the base as written, which a query string breaks: give the base path only" : 'give the address without ? or #');
+  }
+  return flag === '--key-server' ? text.replace(/\/+$/, '') : text;
+}
+
+/** --key-server, --jwks-url, --public-key/--kid or --shared-secret: at most one of them. */
+export async function readKeySource(flags: TokenFlags): Promise<KeySourceWish | undefined> {
+  const given = [
+    flags.keyServer !== undefined ? '--key-server' : undefined,
+    flags.jwksUrl !== undefined ? '--jwks-url' : undefined,
+    flags.publicKey !== undefined ? '--public-key' : undefined,
+    flags.sharedSecret ? '--shared-secret' : undefined,
+  ].filter((f): f is string => f !== undefined);
+  if (given.length > 1) throw new SettingsError(`${given.join(' and ')} each choose where the host's token keys come from`, 'keep one of them');
+  if (flags.publicKey !== undefined && flags.kid === undefined) {
+    throw new SettingsError('--public-key needs --kid: the key id your backend puts in the tokens it signs with that key', 'e.g. --public-key jitsi.pub --kid jitsi-2026-11');
+  }
+  if (flags.keyServer !== undefined) return { kind: 'key-server', url: validateKeyUrl(flags.keyServer, '--key-server') };
+  if (flags.jwksUrl !== undefined) return { kind: 'jwks', url: validateKeyUrl(flags.jwksUrl, '--jwks-url') };
+  if (flags.publicKey !== undefined) return { kind: 'published', keys: [{ kid: validateKid(flags.kid!), pem: await readPublicKey(flags.publicKey) }] };
+  if (flags.sharedSecret) return { kind: 'secret' };
+  return undefined;
 }
 
 /** Reads the desired token settings: flags (already typed), the secret from --app-secret-file or JITSI_JWT_APP_SECRET. */
@@ -99,10 +165,21 @@ export async function readTokenOptions(flags: TokenFlags, env: NodeJS.ProcessEnv
     }
     appSecret = env.JITSI_JWT_APP_SECRET;
   }
+  const keySource = await readKeySource(flags);
+  if (appSecret !== undefined && keySource && keySource.kind !== 'secret') {
+    throw new SettingsError(
+      `an app secret was given (${flags.appSecretFile ? '--app-secret-file' : 'JITSI_JWT_APP_SECRET'}), but public-key tokens (RS256) use no app_secret`,
+      flags.appSecretFile ? 'drop --app-secret-file' : 'unset JITSI_JWT_APP_SECRET',
+    );
+  }
+  const privateKeys = await readPrivateKeys(flags.privateKey);
   return {
     domain: flags.domain,
     appId: flags.appId,
     appSecret,
+    keySource,
+    ...(privateKeys.length > 0 ? { privateKeys } : {}),
+    ...(flags.kid !== undefined ? { signingKid: validateKid(flags.kid) } : {}),
     allowEmptyToken: Boolean(flags.allowEmptyToken),
     issuers: flags.issuers,
     audiences: flags.audiences,

@@ -100,6 +100,16 @@ export async function readPrivateKey(file: string): Promise<KeyObject> {
   return key;
 }
 
+/** A private key given on the command line, before it is known which kid it signs as. */
+export interface PrivateKeyInput {
+  file: string;
+  key: KeyObject;
+}
+
+export async function readPrivateKeys(files: readonly string[] | undefined): Promise<PrivateKeyInput[]> {
+  return Promise.all((files ?? []).map(async (file) => ({ file, key: await readPrivateKey(file) })));
+}
+
 const HEADER = /^# jitsi-jwt public key, kid: (\S+)\r?\n/;
 
 /** A published key file: a comment line naming the kid (OpenSSL skips text before the PEM), then the SPKI PEM. */

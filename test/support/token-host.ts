@@ -1,7 +1,7 @@
 // Test-side helpers that act on a test host the way an administrator would by
 // hand (ssh, apt, editing the domain file like jitsi-meet-tokens does), so the
 // test bed can be checked before and independently of the tool.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { TestBed } from '../../testbed/bed.js';
 import http from 'node:http';
 import { BoshClient, type StepResult } from '../../src/smoke/bosh-client.js';
@@ -144,6 +144,26 @@ export async function secretAdmitted(options: { url: string; domain: string; app
   const deadline = Date.now() + 20_000;
   for (;;) {
     const attempt = await attemptJoin({ url: options.url, domain: options.domain, token, room });
+    if (!attempt.auth.ok) return false;
+    if (attempt.conference?.ok) return Boolean(attempt.join?.ok);
+    if (Date.now() > deadline) throw new Error(`focus never answered on ${options.url}: ${JSON.stringify(attempt)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+/** An RS256 token with a kid, signed with node:crypto alone (not the tool's minting code). */
+export function rs256Token(key: KeyObject, kid: string, claims: { iss: string; sub: string; room: string; aud?: string }): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${part({ alg: 'RS256', typ: 'JWT', kid })}.${part({ aud: 'jitsi', ...claims, nbf: now - 10, exp: now + 300 })}`;
+  return `${body}.${cryptoSign('sha256', Buffer.from(body), key).toString('base64url')}`;
+}
+
+/** Whether a token gets into its room on the host (login, focus, join), once focus is back after a restart. */
+export async function tokenAdmitted(options: { url: string; domain: string; token: string; room: string }): Promise<boolean> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const attempt = await attemptJoin(options);
     if (!attempt.auth.ok) return false;
     if (attempt.conference?.ok) return Boolean(attempt.join?.ok);
     if (Date.now() > deadline) throw new Error(`focus never answered on ${options.url}: ${JSON.stringify(attempt)}`);

@@ -105,7 +105,7 @@ describe('a domain config the tool cannot manage', () => {
 
   it('refuses an app_secret set from an expression while planning: host-state, exit 5', () => {
     const f = facts({}, text);
-    const settings = { domain: DOMAIN, appId: 'backend', appSecret: SECRET, secretSource: 'given' as const, allowEmptyToken: false, roomCheck: true };
+    const settings = { domain: DOMAIN, appId: 'backend', appSecret: SECRET, secretSource: 'given' as const, allowEmptyToken: false, roomCheck: true, keys: { mode: 'secret' as const }, previousKeys: { mode: 'secret' as const } };
     const error = caught(() => planTokenAuth(f, settings, f.domainFiles[0]));
     expect(error).toBeInstanceOf(DomainConfigError);
     expect(error).toMatchObject({ code: 'host-state', problem: 'app-secret-not-plain' });
