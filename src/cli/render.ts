@@ -109,12 +109,19 @@ export function renderSmoke(report: SmokeReport, style: Style): string {
   const width = Math.max(...report.cases.map((c) => c.name.length));
   const rows = report.cases.map((c) => {
     const mark = { pass: green(style, 'ok  '), fail: red(style, 'FAIL'), inconclusive: yellow(style, 'INCONCLUSIVE') }[c.verdict];
-    return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(11)}  ${c.observed}`;
+    // The kid goes last: kids can be long, and the columns before it stay aligned.
+    return `  ${mark} ${c.name.padEnd(width)}  expected ${c.expected.padEnd(11)}  ${c.observed}${c.kid !== undefined ? `  [kid ${c.kid}]` : ''}`;
   });
   const leftovers = report.leftovers?.length
     ? [yellow(style, `warning: could not remove the test account(s) ${report.leftovers.join(', ')}; the next smoke test on this host removes them (or: prosodyctl deluser JID)`)]
     : [];
-  return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows, ...leftovers].join('\n');
+  return [bold(style, `Smoke test (${report.seconds.toFixed(1)} s)`), ...rows, ...renderUnproven(report, style), ...leftovers].join('\n');
+}
+
+/** What a smoke test could not prove (e.g. admission on a public-key host without a private key), in plain words. */
+export function renderUnproven(report: SmokeReport, style: Style): string[] {
+  if (!report.unproven?.length) return [];
+  return [yellow(style, '  NOT PROVEN:'), ...report.unproven.map((text) => yellow(style, `    ${text}`))];
 }
 
 export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string }, style: Style): string {
@@ -163,7 +170,8 @@ const STATUS_TEXT: Record<HostStatus, string> = {
 /** One line per host, then what went wrong where. */
 export function renderFleetTable(results: HostResult[], style: Style): string {
   const rows = results.map((r) => {
-    const smoke = r.smoke ? `${r.smoke.cases.filter((c) => c.ok).length}/${r.smoke.cases.length}${r.smoke.ok ? ' ok' : ' FAIL'}` : '-';
+    const unproven = r.smoke?.unproven?.length ? `, ${r.smoke.unproven.length} unproven` : '';
+    const smoke = r.smoke ? `${r.smoke.cases.filter((c) => c.ok).length}/${r.smoke.cases.length}${r.smoke.ok ? ' ok' : ' FAIL'}${unproven}` : '-';
     const changes = r.plan ? String(summarisePlan(r.plan).length) : '-';
     const restarted = r.report?.restarted.length ? r.report.restarted.map((x) => x.service.replace('jitsi-videobridge2', 'jvb')).join(',') : '-';
     return [r.name, r.domain ?? r.plan?.domain ?? '-', STATUS_TEXT[r.status], changes, restarted, smoke, `${r.timings.totalSeconds.toFixed(1)} s`, String(r.timings.roundTrips), String(r.exitCode)];
@@ -182,6 +190,12 @@ export function renderFleetTable(results: HostResult[], style: Style): string {
     out.push('', red(style, `${r.name}: ${r.error!.message}`));
     if (r.error!.hint) out.push(`  hint: ${r.error!.hint}`);
     if (r.smoke && !r.smoke.ok) out.push(renderSmoke(r.smoke, style));
+  }
+  // A passed smoke test that left something unproven says so too, not only in the table's count.
+  for (const r of results) {
+    if (!r.smoke?.unproven?.length || (failures.includes(r) && !r.smoke.ok)) continue;
+    const said = r.smoke.ok ? 'passed what it tried, but did not prove everything' : 'did not prove everything';
+    out.push('', yellow(style, `${r.name}: the smoke test ${said}`), ...renderUnproven(r.smoke, style));
   }
   return out.join('\n');
 }

@@ -58,7 +58,15 @@ export function hostDocument(result: HostResult, showSecret: boolean, secrets: r
     access: plan?.access ? { withoutToken: plan.access.identities, guests: plan.access.guests } : null,
     keys: plan?.keys ?? null,
     applied: report ? { changed: report.changed, installed: report.installed, backupDir: report.backupDir ?? null, restarted: report.restarted } : null,
-    smoke: result.smoke ? { ok: result.smoke.ok, seconds: result.smoke.seconds, cases: result.smoke.cases, ...(result.smoke.leftovers ? { leftovers: result.smoke.leftovers } : {}) } : null,
+    smoke: result.smoke
+      ? {
+          ok: result.smoke.ok,
+          seconds: result.smoke.seconds,
+          cases: result.smoke.cases,
+          ...(result.smoke.unproven ? { unproven: result.smoke.unproven } : {}),
+          ...(result.smoke.leftovers ? { leftovers: result.smoke.leftovers } : {}),
+        }
+      : null,
     timings: {
       connectSeconds: result.timings.connectSeconds ?? null,
       readSeconds: result.timings.readSeconds ?? null,
