@@ -162,7 +162,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
   }
 
   if (options.shouldStop?.()) {
-    if (touchesFiles) await rollback(connector, facts, backupDir, plan.restarts, 'interrupted', emit);
+    if (touchesFiles) await rollback(connector, facts, backupDir, afterRollback(plan), 'interrupted', emit);
     throw interrupted();
   }
 
@@ -171,7 +171,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     report.smoke = await options.smoke();
     if (!report.smoke.ok && !options.noRollback && touchesFiles) {
       const failed = report.smoke.cases.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, ${c.observed}`);
-      await rollback(connector, facts, backupDir, plan.restarts, 'the smoke test failed', emit);
+      await rollback(connector, facts, backupDir, afterRollback(plan), 'the smoke test failed', emit);
       throw new RolledBackError(
         'smoke',
         `the smoke test failed on ${connector.label}:\n  ${failed.join('\n  ')}\nThe host is back on its previous configuration.`,
@@ -189,7 +189,17 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
  */
 export async function revertApply(connector: Connector, facts: HostFacts, plan: Plan, report: ApplyReport, reason: string, onEvent?: (event: ApplyEvent) => void): Promise<void> {
   if (!report.changed || !report.backupDir) return;
-  await rollback(connector, facts, report.backupDir, plan.restarts, reason, onEvent ?? (() => {}));
+  await rollback(connector, facts, report.backupDir, afterRollback(plan), reason, onEvent ?? (() => {}));
+}
+
+/**
+ * What restarts after a rollback that follows the restarts or the smoke test:
+ * the plan's own restarts, or, for a plan that only added public keys,
+ * Prosody and the rest: the smoke test made Prosody fetch the new keys, and it
+ * keeps them in memory until it restarts.
+ */
+function afterRollback(plan: Plan): ServiceName[] {
+  return plan.restarts.length > 0 ? plan.restarts : (plan.rollbackRestarts ?? []);
 }
 
 async function rollback(connector: Connector, facts: HostFacts, backupDir: string, restarts: ServiceName[], reason: string, emit: (event: ApplyEvent) => void): Promise<void> {

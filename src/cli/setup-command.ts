@@ -14,7 +14,9 @@ import { changePlanned } from '../run/change-run.js';
 import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
 import { planHosts } from '../run/planning.js';
 import { checkSecretOut } from '../run/secret-delivery.js';
-import { listOption, secretFromFileContent, validateAppId, validateSecret, type TokenOptions } from '../settings/settings.js';
+import { listOption, readKeySource, secretFromFileContent, validateAppId, validateSecret, type KeySourceWish, type TokenOptions } from '../settings/settings.js';
+import { describeKeys, readsJwks, type KeySettings } from '../plan/keys.js';
+import { readPrivateKeys, validateKid } from '../token/keys.js';
 import { mintToken } from '../token/mint.js';
 import { applyRunFlags, changeCommand, type ApplyFlags } from './apply-command.js';
 import { hostsRequest, terminalQuestions } from './flags.js';
@@ -35,7 +37,6 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
       ? domains[0].domain
       : await ask<string>({ type: 'select', message: 'Which Jitsi domain?', choices: domains.map((d) => d.domain) });
   const current = currentTokenState(domains.find((d) => d.domain === domainName)!, host.facts);
-  const plugins = new Set(host.facts.plugins.present);
   const passwords = passwordLogins(host.facts, domains.find((d) => d.domain === domainName)!.config, domainName);
   if (passwords !== undefined) {
     out.write(`${domainName} logs users in with passwords (a "secure domain", ${passwords} account${passwords === 1 ? '' : 's'}). With token authentication none of them can log in any more.\n`);
@@ -43,9 +44,10 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
   }
 
   let secretChoice: SecretChoice | undefined;
-  if (current.tokenAuth && current.appSecret) {
+  const onKeys = current.keys.mode !== 'secret';
+  if (current.tokenAuth && (current.appSecret || onKeys)) {
     out.write(
-      `${domainName} already uses token authentication: app_id ${current.appId}, room checks ${current.roomCheck ? 'on' : 'off'}, ` +
+      `${domainName} already uses token authentication: app_id ${current.appId}, ${describeKeys(current.keys)}, room checks ${current.roomCheck ? 'on' : 'off'}, ` +
         `clients without a token ${current.allowEmptyToken ? 'let in' : 'refused'}, moderators ${current.moderatorFromToken ? 'from the token' : 'by Jicofo'}.\n`,
     );
     const next = await ask<string>({
@@ -53,8 +55,8 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
       message: 'What now?',
       choices: [
         { name: 'leave', message: 'Leave it as it is' },
-        { name: 'rotate', message: 'Rotate the secret (every token signed with the old one stops working)' },
-        { name: 'change', message: 'Change options' },
+        ...(onKeys ? [] : [{ name: 'rotate', message: 'Rotate the secret (every token signed with the old one stops working)' }]),
+        { name: 'change', message: onKeys ? 'Change options (new keys: jitsi-jwt rotate-key, without downtime)' : 'Change options' },
       ],
     });
     if (next === 'leave') return 'leave';
@@ -64,6 +66,12 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
   const appId = validateAppId(
     await ask<string>({ type: 'input', message: 'app_id (the iss your backend signs tokens with)', initial: current.appId ?? `${domainName.split('.')[0].replace(/[^A-Za-z0-9_-]/g, '_')}_backend` }),
   );
+
+  const keys = await chooseKeys(host, flags, current.keys, secretChoice === 'generate');
+  if (keys.keySource && keys.keySource.kind !== 'secret') {
+    return { ...(await chooseRest(host, flags, chosenDomain(domains, domainName), current, appId)), ...keys };
+  }
+  if (keys.keySource?.kind === 'secret' && current.keys.mode !== 'secret') secretChoice ??= 'generate';
 
   secretChoice ??= await ask<SecretChoice>({
     type: 'select',
@@ -86,11 +94,64 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
     appSecret = validateSecret(secretFromFileContent(content), Boolean(flags.allowWeakSecret));
   }
 
+  return { ...(await chooseRest(host, flags, chosenDomain(domains, domainName), current, appId)), appSecret, newSecret: secretChoice === 'generate', ...keys };
+}
+
+const chosenDomain = (domains: ReturnType<typeof jitsiDomains>, name: string) => domains.find((d) => d.domain === name)!;
+
+/**
+ * How the backend signs: one shared secret (HS256) or a private key whose
+ * public half the server fetches by kid (RS256): published on the server
+ * itself, on a key server, or in a JWKS document. Flags answer it too.
+ */
+async function chooseKeys(host: OpenHost, flags: ApplyFlags, current: KeySettings, rotating: boolean): Promise<Pick<TokenOptions, 'keySource' | 'privateKeys' | 'signingKid'>> {
+  const given = await readKeySource(flags);
+  const privateKeys = await readPrivateKeys(flags.privateKey);
+  const fromFlags = { ...(privateKeys.length > 0 ? { privateKeys } : {}), ...(flags.kid !== undefined ? { signingKid: validateKid(flags.kid) } : {}) };
+  if (given || rotating) return { keySource: given, ...fromFlags };
+  const kind = await ask<string>({
+    type: 'select',
+    message: 'How does your backend sign tokens?',
+    initial: ['secret', 'published', 'key-server', 'jwks'].indexOf(current.mode),
+    choices: [
+      { name: 'secret', message: 'With a shared secret (HS256): the same app_secret here and in the backend' },
+      { name: 'published', message: 'With a private key (RS256); publish its public key on this server (new keys later with rotate-key, without downtime)' },
+      { name: 'key-server', message: 'With a private key (RS256); a key server of ours serves <sha256(kid)>.pem files' },
+      ...(readsJwks(host.facts) ? [{ name: 'jwks', message: 'With a private key (RS256); our identity provider publishes a JWKS document' }] : []),
+    ],
+  });
+  if (kind === 'secret') return { keySource: current.mode === 'secret' ? undefined : { kind: 'secret' }, ...fromFlags };
+  let keySource: KeySourceWish | undefined;
+  let kid: string | undefined;
+  if (kind === 'published') {
+    if (current.mode === 'published' && !(await ask<boolean>({ type: 'confirm', message: `Replace the published keys (${current.keys.map((k) => k.kid).join(', ')})? (No keeps them)`, initial: false }))) {
+      keySource = undefined;
+    } else {
+      const file = await ask<string>({ type: 'input', message: 'Public key file (PEM)' });
+      kid = validateKid(await ask<string>({ type: 'input', message: 'Its key id (kid), as your backend puts it in the token header' }));
+      keySource = await readKeySource({ publicKey: file, kid });
+    }
+  } else {
+    const initial = (current.mode === 'key-server' || current.mode === 'jwks') && current.mode === kind ? current.url : undefined;
+    const address = await ask<string>({ type: 'input', message: kind === 'jwks' ? 'JWKS URL' : 'Key server base URL', initial });
+    keySource = await readKeySource(kind === 'jwks' ? { jwksUrl: address } : { keyServer: address });
+  }
+  const keyFile = await ask<string>({ type: 'input', message: 'Private key to prove a token gets in (optional; read here, never sent anywhere)' });
+  const proof = keyFile.trim() ? await readPrivateKeys([keyFile.trim()]) : [];
+  if (proof.length > 0 && kind !== 'published' && kid === undefined) {
+    kid = validateKid(await ask<string>({ type: 'input', message: 'The kid it signs as' }));
+  }
+  return { keySource, ...(proof.length > 0 ? { privateKeys: proof } : {}), ...(kid !== undefined ? { signingKid: kid } : {}) };
+}
+
+/** Room checks, moderators, guests, issuers and audiences. */
+async function chooseRest(host: OpenHost, flags: ApplyFlags, chosen: ReturnType<typeof chosenDomain>, current: ReturnType<typeof currentTokenState>, appId: string): Promise<TokenOptions> {
+  const domainName = chosen.domain;
+  const plugins = new Set(host.facts.plugins.present);
   const roomCheck = await ask<boolean>({ type: 'confirm', message: "Admit a token only to the room it names (token_verification)?", initial: current.tokenAuth ? current.roomCheck : true });
   const moderatorFromToken = plugins.has('mod_token_affiliation.lua')
     ? await ask<boolean>({ type: 'confirm', message: 'Make moderators from the token (context.user.moderator) instead of the first joiner?', initial: current.moderatorFromToken })
     : undefined;
-  const chosen = domains.find((d) => d.domain === domainName)!;
   const guestsNow = guestsEnabled(chosen.config, findConferenceComponent(chosen.config, domainName)?.name, domainName);
   const guests = ['mod_muc_wait_for_host.lua', 'mod_persistent_lobby.lua', 'mod_muc_lobby_rooms.lua'].every((p) => plugins.has(p))
     ? await ask<boolean>({ type: 'confirm', message: `Let guests in without a token once a token holder is in the room (they wait on guest.${domainName})?`, initial: guestsNow })
@@ -104,8 +165,6 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
   return {
     domain: domainName,
     appId,
-    appSecret,
-    newSecret: secretChoice === 'generate',
     allowEmptyToken: current.allowEmptyToken,
     issuers,
     audiences,
@@ -198,6 +257,8 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
               const result = ready[0].result;
               const { plan, settings } = ready[0].host!;
               if (result.report) out.write(`\n${renderReport(result.report, plan, { showSecret: false, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n\n`);
+              // A host on public keys holds no secret for the backend.
+              if (settings.keys.mode !== 'secret') return undefined;
               savedTo = await chooseSecretFile(settings.domain, out);
               return savedTo;
             },
@@ -221,7 +282,7 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
     else printOutcome(outcome.results, outcome.runError);
     if (outcome.delivered.includes('secret-out')) out.write(`saved to ${savedTo} (mode 0600)\n`);
     const settings = outcome.ready[0]?.host!.settings;
-    if (outcome.exitCode === 0 && outcome.applied && settings) {
+    if (outcome.exitCode === 0 && outcome.applied && settings && settings.keys.mode === 'secret') {
       out.write(`${await backendKit(settings.appId, settings.appSecret, settings.domain, settings.issuers?.[0], settings.audiences?.[0], style)}\n\n`);
     }
     return outcome.exitCode;

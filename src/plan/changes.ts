@@ -79,6 +79,8 @@ export interface Plan {
   restarts: ServiceName[];
   /** why the services restart */
   restartReasons: string[];
+  /** restarts a rollback needs though the change itself needed none (new public keys Prosody may have fetched) */
+  rollbackRestarts?: ServiceName[];
   warnings: string[];
   /** who joins without a token once applied (token_verification_allowlist), and whether guests wait for a host */
   access?: { identities: TokenlessIdentity[]; guests: boolean };

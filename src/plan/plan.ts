@@ -218,6 +218,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     access: { identities: access.identities, guests: access.guestDomain !== undefined },
     ...(passwordAccounts !== undefined ? { passwordAccounts } : {}),
     ...(debconf ? { debconf } : {}),
+    ...(keyFiles.add.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
     keys: keysSummary(settings.previousKeys, settings.keys, keyFiles.add.map((a) => a.entry.kid), keyFiles.remove.map((r) => r.entry.kid), facts, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
   };
 }

@@ -81,6 +81,10 @@ export async function checkChange(settings: Pick<ChangeSettings, 'command' | 'op
   if (delivery.exec !== undefined && delivery.exec.trim() === '') {
     throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
   }
+  const keySource = settings.options.keySource;
+  if ((delivery.secretOut || delivery.exec !== undefined) && keySource && keySource.kind !== 'secret') {
+    throw new SettingsError('--secret-out and --exec hand out the app secret, and public-key tokens (RS256) use none', 'drop them: your backend signs with its private key');
+  }
   if (settings.command === 'rotate-secret' && settings.options.appSecret === undefined && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
     throw new SettingsError(
       'the new secret would reach nobody: rotate-secret never prints it unless asked',
@@ -150,7 +154,9 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
       delivered.push('exec');
     }
     const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));
-    if (file && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
+    // Hosts on public keys hold no secret: there is none to hand out.
+    const onSecret = ready.some((m) => m.host!.settings.keys.mode === 'secret');
+    if (file && onSecret && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
   };
   const applied = await applyHosts(ready, {
     concurrency: settings.concurrency,

@@ -41,5 +41,7 @@ export function publicKeyExpectations(keys: KeySettings, previous: KeySettings |
     }
     signers.push({ kid, key: input.key });
   }
-  return { signers, knownKids: accepted.map((k) => k.kid), ...(retired.length > 0 ? { retired } : {}) };
+  // Hosts whose keys are published elsewhere: the kid given is one the host should know.
+  const knownKids = accepted.length > 0 ? accepted.map((k) => k.kid) : kid !== undefined ? [kid] : [];
+  return { signers, knownKids, ...(retired.length > 0 ? { retired } : {}) };
 }

@@ -109,7 +109,7 @@ function recordSmoke(result: HostResult, report: SmokeReport, where: string): vo
   result.smoke = report;
   result.status = report.ok ? 'passed' : 'failed';
   result.exitCode = report.ok ? EXIT.ok : EXIT.smokeFailed;
-  if (!report.ok) result.error = { code: 'smoke-failed', message: `the smoke test failed on ${where}: ${report.cases.filter((c) => !c.ok).map((c) => c.name).join(', ')}` };
+  if (!report.ok) result.error = { code: 'smoke-failed', message: `the smoke test failed on ${where}: ${report.cases.filter((c) => !c.ok).map((c) => (c.kid ? `${c.name} (kid ${c.kid})` : c.name)).join(', ')}` };
 }
 
 function publicUrl(text: string): URL {
