@@ -428,7 +428,8 @@ function leftoverChecks(input: DiagnoseInput, add: Add): void {
 }
 
 function logChecks(input: DiagnoseInput, add: Add): void {
-  const started = input.facts.services.prosody.startedAt ?? 0;
+  // The log has whole seconds; the start time hundredths: a load error in Prosody's first second counts.
+  const started = Math.floor(input.facts.services.prosody.startedAt ?? 0);
   for (const group of input.log.groups) {
     if (group.kind !== 'module-load' || group.last < started) continue;
     add({

@@ -2,7 +2,7 @@
 // the login checks of luajwtjitsi and token/util in their order, the room check of
 // mod_token_verification at join, and what mod_token_affiliation makes of the holder.
 // Pure: the host's settings and clocks come in, plain data comes out; no output carries the signature or the secret.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { normaliseRoom } from '../token/room.js';
 
 export interface TokenHostContext {
@@ -31,6 +31,8 @@ export interface TokenHostContext {
   keyServer?: string;
   /** signature_algorithm, with a key server (default RS256) */
   signatureAlgorithm?: string;
+  /** the public keys jitsi-jwt publishes on the host itself (its key server), by kid: signatures can be checked here */
+  publishedKeys?: { kid: string; pem: string }[];
   /** the host's plugins refuse a token without sub at login ("sub claim is missing"); older ones fail at the room join */
   subRequiredAtLogin?: boolean;
   /** the host's clock, seconds since the epoch (may be fractional) */
@@ -253,7 +255,7 @@ function loginChecks(parsed: ParsedToken, host: TokenHostContext): Ranked[] {
     formatCheck(parsed),
     typCheck(header),
     host.keyServer === undefined ? algCheck(header) : keyAlgCheck(header, host),
-    host.keyServer === undefined ? signatureCheck(parsed, host) : keySignatureCheck(parsed, header, host.keyServer),
+    host.keyServer === undefined ? signatureCheck(parsed, host) : keySignatureCheck(parsed, header, host.keyServer, host.publishedKeys),
     timeTypeCheck('exp', claims, LOGIN_RANK.expType) ?? expCheck(claims, host),
     timeTypeCheck('nbf', claims, LOGIN_RANK.nbfType) ?? nbfCheck(claims, host),
     issCheck(claims, host),
@@ -299,10 +301,19 @@ function keyAlgCheck(header: Claims | undefined, host: TokenHostContext): Ranked
 }
 
 /** doctor does not fetch keys: it says where the host would fetch this token's key. */
-function keySignatureCheck(parsed: ParsedToken, header: Claims | undefined, keyServer: string): Ranked {
+function keySignatureCheck(parsed: ParsedToken, header: Claims | undefined, keyServer: string, published?: { kid: string; pem: string }[]): Ranked {
   if (parsed.signingInput === undefined || !header) return skipped('signature', UNREADABLE);
   if (!luaTruthy(header.kid)) return skipped('signature', 'not checked: no kid to fetch a key by');
   const url = `${keyServer}/${createHash('sha256').update(String(header.kid), 'utf8').digest('hex')}.pem`;
+  if (published) {
+    // The host's key server is this host: its keys are here to check with.
+    const key = published.find((k) => k.kid === header.kid);
+    if (!key) return fail('signature', LOGIN_RANK.signature, 'could not obtain public key', `no key is published on this host for kid ${show(header.kid)} (its kids: ${published.map((k) => k.kid).join(', ') || 'none'}); Prosody gets 404 from ${url}`);
+    const algorithm = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512' }[String(header.alg)] ?? 'sha256';
+    const ok = parsed.signature !== undefined && verifySignature(algorithm, Buffer.from(parsed.signingInput), key.pem, parsed.signature);
+    if (ok) return pass('signature', `matches the public key published on this host for kid ${show(header.kid)}`);
+    return fail('signature', LOGIN_RANK.signature, 'Invalid signature', `signed with another key than the one published on this host for kid ${show(header.kid)}`);
+  }
   return unknown('signature', `checked by the host with the public key it fetches for kid ${show(header.kid)} from ${url} (doctor does not fetch keys; if that URL does not serve the key, Jitsi says "could not obtain public key")`);
 }
 

@@ -139,6 +139,7 @@ function explain(facts: HostFacts, request: DoctorRequest, host: { hostNow: numb
       roomCheck: state.roomCheck,
       moderatorFromToken: state.moderatorFromToken,
       ...(typeof keyServer === 'string' && keyServer !== '' ? { keyServer, signatureAlgorithm: typeof algorithm === 'string' ? algorithm : undefined } : {}),
+      ...(state.keys.mode === 'published' ? { publishedKeys: state.keys.keys } : {}),
       tokenAuth: state.tokenAuth,
       ...host,
     },

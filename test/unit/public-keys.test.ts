@@ -2,7 +2,7 @@
 // checks, the config edits of each key source (and the way back, byte for
 // byte), the published key set a plan writes and retires, rotate-key's
 // refusals, and which private key signs as which kid.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { isEmpty } from '../../src/plan/changes.js';
 import { currentKeys, isPublisherUrl, resolveKeys, type KeySettings } from '../../src/plan/keys.js';
 import { parseDomainConfig, readTokenConfig } from '../../src/prosody/domain-config.js';
 import { publicKeyExpectations } from '../../src/run/signers.js';
+import { explainToken } from '../../src/doctor/explain.js';
 import { readKeySource, validateKeyUrl, type KeySourceWish } from '../../src/settings/settings.js';
 import { fingerprint, keyFileName, parsePublicKey, parsePublishedKeyFile, publishedKeyFile, validateKid } from '../../src/token/keys.js';
 import { DOMAIN, facts, plan } from '../support/plan-fixtures.js';
@@ -192,5 +193,26 @@ describe('which private key signs as which kid', () => {
     expect(publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, undefined, [inputA], 'kid-x', 'host')?.signers[0].kid).toBe('kid-x');
     expect(() => publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, undefined, [inputA], undefined, 'host')).toThrow(/which kid/);
     expect(publicKeyExpectations({ mode: 'secret' }, undefined, [inputA], undefined, 'host')).toBeUndefined();
+  });
+});
+
+describe('doctor on a host that publishes its keys', () => {
+  const now = Math.floor(Date.now() / 1000);
+  const host = {
+    domain: DOMAIN, mucDomain: `conference.${DOMAIN}`, appId: 'backend', requireRoomClaim: true, enableDomainVerification: true, roomCheck: true,
+    moderatorFromToken: false, tokenAuth: true, hostNow: now, localNow: now, keyServer: PUBLISHER_URL, publishedKeys: [A],
+  };
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const token = (pair: ReturnType<typeof rsa>, kid: string) => {
+    const input = `${part({ alg: 'RS256', typ: 'JWT', kid })}.${part({ iss: 'backend', aud: 'jitsi', sub: DOMAIN, room: 'r1', nbf: now - 10, exp: now + 300 })}`;
+    return `${input}.${cryptoSign('sha256', Buffer.from(input), pair.privateKey).toString('base64url')}`;
+  };
+  const signature = (t: string) => explainToken(t, host, 'r1').checks.find((c) => c.id === 'signature');
+
+  it('checks the signature with the published key of the token\'s kid', () => {
+    expect(explainToken(token(pairA, 'key-a'), host, 'r1').verdict).toBe('admitted');
+    expect(signature(token(pairA, 'key-a'))?.verdict).toBe('pass');
+    expect(explainToken(token(pairB, 'key-a'), host, 'r1')).toMatchObject({ verdict: 'refused-at-login', reason: 'Invalid signature' });
+    expect(explainToken(token(pairB, 'key-b'), host, 'r1')).toMatchObject({ verdict: 'refused-at-login', reason: 'could not obtain public key' });
   });
 });
