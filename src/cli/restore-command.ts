@@ -56,6 +56,9 @@ export function summariseRestore(plan: Plan, backup: BackupSummary, verification
 function verificationOf(planning: RestorePlanning, smoke: boolean): string {
   const { restored } = planning;
   if (!restored.tokenAuth) return `the services run again (the restored config for ${planning.plan.domain} does not use token authentication)`;
+  if (restored.appId && restored.keys.mode !== 'secret') {
+    return smoke ? `smoke test of the restored public keys: refusals only (admission needs a private key: jitsi-jwt smoke --private-key afterwards)` : 'the services run again (--no-smoke)';
+  }
   if (!restored.appId || !restored.appSecret) return `the services run again (the restored config has no app_id/app_secret to sign test tokens with)`;
   return smoke ? `smoke test with the restored app_id "${restored.appId}" and its secret` : 'the services run again (--no-smoke)';
 }

@@ -66,6 +66,7 @@ if [ -n "$chosen" ]; then
 		# debconf's databases (every package's answers, passwords too) are not read back: restore sets the answers it keeps in step itself.
 		file:/var/cache/debconf/*) ;;
 		file:*) copy saved "$path" "$saved"; copy current "$path" "$path" ;;
+		new:*) copy current "$path" "$path" ;;
 		link:* | unlink:*)
 			if [ -L "$path" ]; then printf '@@link-now\\t%s\\tlink\\t%s\\n' "$path" "$(readlink "$path")"
 			elif [ -e "$path" ]; then printf '@@link-now\\t%s\\tother\\n' "$path"
@@ -84,7 +85,9 @@ export type ManifestEntry =
   /** the run made this link */
   | { kind: 'link'; path: string }
   /** the run removed (or replaced) this link, which pointed to `target` */
-  | { kind: 'unlink'; path: string; target: string };
+  | { kind: 'unlink'; path: string; target: string }
+  /** the run made this file (a public key it published) */
+  | { kind: 'new'; path: string };
 
 export function parseManifest(lines: string[]): ManifestEntry[] {
   const entries: ManifestEntry[] = [];
@@ -92,7 +95,7 @@ export function parseManifest(lines: string[]): ManifestEntry[] {
     const [kind, path, third] = line.split('\t');
     if (!path) continue;
     if (kind === 'file' && third) entries.push({ kind, path, saved: third });
-    else if (kind === 'link') entries.push({ kind, path });
+    else if (kind === 'link' || kind === 'new') entries.push({ kind, path });
     else if (kind === 'unlink' && third) entries.push({ kind, path, target: third });
   }
   return entries;

@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import type { BackupContents, FileCopy, ManifestEntry } from '../facts/backups.js';
 import { HostStateError } from '../errors.js';
-import type { HostFacts } from '../facts/probe.js';
+import { KEY_DIR, type HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
 import { tokensDebconf, unifiedDiff } from './plan.js';
 import { DEBCONF_DATABASES, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
@@ -42,6 +42,11 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
       const now = contents.current.get(entry.path);
       if (!saved) throw new HostStateError(`backup ${backup.id} has lost its copy of ${entry.path} (${entry.saved} is missing)`, 'choose another backup');
       if (saved.text === undefined) throw new HostStateError(`the copy of ${entry.path} in backup ${backup.id} is not UTF-8 text`, `copy ${entry.saved} back by hand if it is what you want`);
+      // A public key a later run retired comes back as a new file; any other file must still be there to be replaced.
+      if (!now && entry.path.startsWith(`${KEY_DIR}/`)) {
+        files.push({ path: entry.path, purpose: `${why} (a public key it retired)`, before: '', after: saved.text, diff: unifiedDiff(entry.path, '', saved.text), create: true, mode: { from: saved.mode, to: saved.mode }, owner: { from: ownerOf(saved), to: ownerOf(saved) } });
+        continue;
+      }
       if (!now) throw new HostStateError(`${entry.path} is no longer on the host, so restore cannot replace it`, `copy ${entry.saved} back to ${entry.path} by hand (keeping its owner and mode)`);
       if (now.text === undefined) throw new HostStateError(`${entry.path} on the host is not UTF-8 text`, `compare it with ${entry.saved} and copy that back by hand if it is what you want`);
       if (now.text === saved.text && now.mode === saved.mode && ownerOf(now) === ownerOf(saved)) continue;
@@ -54,6 +59,10 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
         mode: { from: now.mode, to: saved.mode },
         owner: { from: ownerOf(now), to: ownerOf(saved) },
       });
+    } else if (entry.kind === 'new') {
+      const now = contents.current.get(entry.path);
+      if (now?.text === undefined) continue;
+      files.push({ path: entry.path, purpose: `${why} (a public key it published)`, before: now.text, after: '', diff: unifiedDiff(entry.path, now.text, ''), remove: true });
     } else if (entry.kind === 'link') {
       const now = contents.links.get(entry.path);
       if (now?.kind === 'link') unlinks.push({ path: entry.path, reason: `the run that made backup ${backup.id} made it` });
@@ -71,7 +80,16 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
 
   // Which domain to prove afterwards, and how: read from the files as they will be.
   const restoredText = new Map(files.map((f) => [f.path, f.after]));
-  const restoredFacts: HostFacts = { ...facts, domainFiles: facts.domainFiles.map((f) => (restoredText.has(f.path) ? { ...f, text: restoredText.get(f.path)! } : f)) };
+  const keyFiles = new Map((facts.publishedKeys ?? []).map((k) => [k.path, k.text]));
+  for (const file of files.filter((f) => f.path.startsWith(`${KEY_DIR}/`))) {
+    if (file.remove) keyFiles.delete(file.path);
+    else keyFiles.set(file.path, file.after);
+  }
+  const restoredFacts: HostFacts = {
+    ...facts,
+    domainFiles: facts.domainFiles.map((f) => (restoredText.has(f.path) ? { ...f, text: restoredText.get(f.path)! } : f)),
+    publishedKeys: [...keyFiles].map(([path, text]) => ({ path, text })),
+  };
   const chosen = chooseDomain(restoredFacts, options.domain);
   const restored = currentTokenState(chosen, restoredFacts);
   let current: CurrentTokenState | undefined;

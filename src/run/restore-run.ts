@@ -3,6 +3,7 @@
 // ordinary Plan and run by the same applyPlan as apply: a backup of the
 // current state first, atomic writes, the configuration check, restarts, the
 // smoke test with the restored credentials, and a rollback when any fails.
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../facts/backups.js';
@@ -108,7 +109,7 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
       const facts = opened.facts!;
       const planning = planRestore(facts, reading.chosen, { domain: request.domain });
       const { plan, restored } = planning;
-      const proposal: RestoreProposal = { host: connector.label, backup, planning, smoke: request.smoke && restored.tokenAuth && Boolean(restored.appId && restored.appSecret) };
+      const proposal: RestoreProposal = { host: connector.label, backup, planning, smoke: request.smoke && restored.tokenAuth && Boolean(restored.appId && (restored.appSecret || restored.keys.mode !== 'secret')) };
       outcome.proposal = proposal;
       result.plan = plan;
       result.domain = plan.domain;
@@ -140,12 +141,15 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
         ? async () => {
             const smokeStarted = performance.now();
             const { expectationsFor, runSmoke, tunnelTarget } = await import('../smoke/smoke.js');
+            // A restored config on public keys: no private key here, so the refusals are proven and admission is not.
+            const publicKeys = restored.keys.mode === 'secret' ? undefined : { signers: [], knownKids: restored.keys.mode === 'published' ? restored.keys.keys.map((k) => k.kid) : [] };
             const report = await runSmoke(
               tunnelTarget(connector, facts, plan.domain),
-              expectationsFor(
+              {
+                ...expectationsFor(
                 {
                   appId: restored.appId!,
-                  appSecret: restored.appSecret!,
+                  appSecret: restored.appSecret ?? randomBytes(32).toString('base64url'),
                   allowEmptyToken: restored.allowEmptyToken,
                   roomCheck: restored.roomCheck,
                   issuers: restored.issuers,
@@ -153,7 +157,9 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
                   moderatorFromToken: restored.moderatorFromToken || undefined,
                 },
                 previousSecrets,
-              ),
+                ),
+                ...(publicKeys ? { publicKeys } : {}),
+              },
             );
             result.smoke = report;
             result.timings.smokeSeconds = seconds(performance.now() - smokeStarted);

@@ -208,3 +208,28 @@ describe('planRestore', () => {
     expect(() => planRestore(facts(), contents([`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`], state))).toThrow(message);
   });
 });
+
+describe('planRestore with public keys', () => {
+  const KEY = `/etc/prosody/jitsi-jwt-keys/${DOMAIN}/06383ad03cd1719532bd04d53eba8340598209971ffe1b90b2a860251b95c760.pem`;
+  const keyText = '# jitsi-jwt public key, kid: jitsi-jwt-1\n-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n';
+  const withFiles = (entries: string[], saved: Record<string, FileCopy | undefined>, current: Record<string, FileCopy | undefined>): BackupContents => ({
+    ...contents(entries, {}),
+    saved: new Map(Object.entries(saved)),
+    current: new Map(Object.entries(current)),
+  });
+
+  it("removes a key the backup's run published (rotate-key --add-public-key), and restarts so Prosody forgets it", () => {
+    const { plan: p } = planRestore(facts(), withFiles([`new\t${KEY}`], {}, { [KEY]: copy(keyText, '644', 'prosody') }));
+    expect(p.files).toEqual([expect.objectContaining({ path: KEY, remove: true, before: keyText, after: '' })]);
+    expect(p.restarts).toContain('prosody');
+  });
+
+  it("puts back a key the backup's run retired, as a new file with its old owner and mode", () => {
+    const { plan: p } = planRestore(facts(), withFiles([`file\t${KEY}\t${ROOT}/${OLD}/file-0`], { [KEY]: copy(keyText, '644', 'prosody') }, { [KEY]: undefined }));
+    expect(p.files).toEqual([expect.objectContaining({ path: KEY, create: true, after: keyText, mode: { from: '644', to: '644' }, owner: { from: 'root:prosody', to: 'root:prosody' } })]);
+  });
+
+  it('still refuses to replace another file that is gone', () => {
+    expect(() => planRestore(facts(), withFiles([`file\t${CONFIG}\t${ROOT}/${OLD}/file-0`], { [CONFIG]: copy(stockText) }, { [CONFIG]: undefined }))).toThrow(/no longer on the host/);
+  });
+});
