@@ -73,7 +73,7 @@ function keySourceOptions(command: Command): Command {
 function signingOptions(command: Command): Command {
   return command
     .addOption(option('--kid <id>', 'the key id (kid) of --public-key, and the kid a --private-key signs as when it matches no key published on the host', TEXT))
-    .addOption(option('--private-key <file>', 'RS256 hosts: sign the smoke test\'s tokens with this private key (read here, never sent anywhere; repeatable); without one only refusals are proven', LIST, { repeatable: true }));
+    .addOption(option('--private-key <file>', 'RS256 hosts: sign the smoke test\'s tokens with this private key (read here, never sent anywhere; repeatable, KID=FILE names the kid it signs as); without one only refusals are proven', LIST, { repeatable: true }));
 }
 
 /** Several hosts at once: an inventory file, parallelism. */

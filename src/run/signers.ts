@@ -36,12 +36,13 @@ export function publicKeyExpectations(keys: KeySettings, previous: KeySettings |
         'give the private key of one of them, or leave --private-key out to prove refusals only',
       );
     }
-    if (kid === undefined) {
-      throw new SettingsError(`which kid does the private key in ${input.file} sign as?`, 'give it with --kid (the key id your backend puts in the token header)');
+    const as = input.kid ?? kid;
+    if (as === undefined) {
+      throw new SettingsError(`which kid does the private key in ${input.file} sign as?`, 'give it with --kid (the key id your backend puts in the token header), or as --private-key KID=FILE');
     }
-    signers.push({ kid, key: input.key });
+    signers.push({ kid: as, key: input.key });
   }
   // Hosts whose keys are published elsewhere: the kid given is one the host should know.
-  const knownKids = accepted.length > 0 ? accepted.map((k) => k.kid) : kid !== undefined ? [kid] : [];
+  const knownKids = accepted.length > 0 ? accepted.map((k) => k.kid) : [...new Set([...signers.map((s) => s.kid), ...(kid !== undefined ? [kid] : [])])];
   return { signers, knownKids, ...(retired.length > 0 ? { retired } : {}) };
 }

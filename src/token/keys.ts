@@ -5,6 +5,7 @@
 // tool publishes is normalised to that form. Private keys are read here and
 // never leave this process.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { SettingsError } from '../errors.js';
 
@@ -100,14 +101,22 @@ export async function readPrivateKey(file: string): Promise<KeyObject> {
   return key;
 }
 
-/** A private key given on the command line, before it is known which kid it signs as. */
+/** A private key given on the command line, with the kid it signs as when the command line says (KID=FILE). */
 export interface PrivateKeyInput {
   file: string;
   key: KeyObject;
+  kid?: string;
 }
 
-export async function readPrivateKeys(files: readonly string[] | undefined): Promise<PrivateKeyInput[]> {
-  return Promise.all((files ?? []).map(async (file) => ({ file, key: await readPrivateKey(file) })));
+/** FILE, or KID=FILE when no file is named that whole value. */
+export async function readPrivateKeys(values: readonly string[] | undefined): Promise<PrivateKeyInput[]> {
+  return Promise.all(
+    (values ?? []).map(async (value) => {
+      const split = /^([\x21-\x3c\x3e-\x7e]{1,200})=(.+)$/.exec(value);
+      if (split && !existsSync(value)) return { file: split[2], kid: validateKid(split[1], '--private-key KID=FILE:'), key: await readPrivateKey(split[2]) };
+      return { file: value, key: await readPrivateKey(value) };
+    }),
+  );
 }
 
 const HEADER = /^# jitsi-jwt public key, kid: (\S+)\r?\n/;

@@ -15,7 +15,7 @@ import { parseDomainConfig, readTokenConfig } from '../../src/prosody/domain-con
 import { publicKeyExpectations } from '../../src/run/signers.js';
 import { explainToken } from '../../src/doctor/explain.js';
 import { readKeySource, validateKeyUrl, type KeySourceWish } from '../../src/settings/settings.js';
-import { fingerprint, keyFileName, parsePublicKey, parsePublishedKeyFile, publishedKeyFile, validateKid } from '../../src/token/keys.js';
+import { fingerprint, keyFileName, parsePublicKey, parsePublishedKeyFile, publishedKeyFile, readPrivateKeys, validateKid } from '../../src/token/keys.js';
 import { DOMAIN, facts, plan } from '../support/plan-fixtures.js';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -186,6 +186,19 @@ describe('which private key signs as which kid', () => {
     expect(expected?.signers.map((s) => s.kid)).toEqual(['key-b']);
     expect(expected?.retired?.map((s) => s.kid)).toEqual(['key-a']);
     expect(expected?.knownKids).toEqual(['key-b']);
+  });
+
+  it('reads KID=FILE as a key that signs as KID, unless a file has that whole name', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'jitsi-jwt-keys-'));
+    const file = path.join(dir, 'a.key');
+    writeFileSync(file, pairA.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const [named] = await readPrivateKeys([`kid-2=${file}`]);
+    expect(named).toMatchObject({ kid: 'kid-2', file });
+    const odd = path.join(dir, 'x=a.key');
+    writeFileSync(odd, pairA.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    expect((await readPrivateKeys([odd]))[0].kid).toBeUndefined();
+    const expected = publicKeyExpectations({ mode: 'jwks', url: 'https://idp' }, undefined, [named, { ...inputB, kid: 'kid-3' }], undefined, 'host');
+    expect(expected).toMatchObject({ signers: [{ kid: 'kid-2' }, { kid: 'kid-3' }], knownKids: ['kid-2', 'kid-3'] });
   });
 
   it('refuses a key that matches nothing published; elsewhere signs as --kid, which it then needs', () => {
