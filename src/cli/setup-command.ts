@@ -47,8 +47,8 @@ async function chooseSettings(host: OpenHost, flags: ApplyFlags, out: NodeJS.Wri
   const onKeys = current.keys.mode !== 'secret';
   if (current.tokenAuth && (current.appSecret || onKeys)) {
     out.write(
-      `${domainName} already uses token authentication: app_id ${current.appId}, ${describeKeys(current.keys)}, room checks ${current.roomCheck ? 'on' : 'off'}, ` +
-        `clients without a token ${current.allowEmptyToken ? 'let in' : 'refused'}, moderators ${current.moderatorFromToken ? 'from the token' : 'by Jicofo'}.\n`,
+      `${domainName} already uses token authentication: app_id ${current.appId}, room checks ${current.roomCheck ? 'on' : 'off'}, ` +
+        `clients without a token ${current.allowEmptyToken ? 'let in' : 'refused'}, moderators ${current.moderatorFromToken ? 'from the token' : 'by Jicofo'}; ${describeKeys(current.keys)}.\n`,
     );
     const next = await ask<string>({
       type: 'select',

@@ -44,7 +44,9 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     const t = setup();
     await t.waitFor(/app_id/);
     await t.type(KEY.enter);
-    await t.waitFor(/app_secret/);
+    await t.waitFor(/How does your backend sign tokens/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Keep the one on the server|Generate a new one/);
     await t.type(KEY.enter);
     for (const question of [/Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/]) {
       await t.waitFor(question);
@@ -67,7 +69,9 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await t.type('y', KEY.enter);
     await t.waitFor(/app_id/);
     await t.type(...'e2e_backend', KEY.enter);
-    await t.waitFor(/app_secret/);
+    await t.waitFor(/How does your backend sign tokens/);
+    await t.type(KEY.enter);
+    await t.waitFor(/Keep the one on the server|Generate a new one/);
     await t.type(KEY.enter);
     await t.waitFor(/Admit a token only to the room it names/);
     await t.type(KEY.enter);
@@ -170,7 +174,7 @@ it('gives, with --json at a terminal, the document apply gives for the same host
   const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--json'], { HOME: scratch }, { stdoutFile: out });
   await t.waitFor(/app_id/);
   await t.type(...'same_backend', KEY.enter);
-  for (const question of [/app_secret/, /Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/, /Apply these changes/]) {
+  for (const question of [/How does your backend sign tokens/, /Keep the one on the server|Generate a new one/, /Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/, /Apply these changes/]) {
     await t.waitFor(question);
     await t.type(KEY.enter);
   }
