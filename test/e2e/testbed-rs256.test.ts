@@ -6,12 +6,25 @@
 // are refused at login with Jitsi's texts; a key once fetched stays cached
 // after the server stops serving it, and a failed fetch is not cached.
 //
+// Then, on the same hosts, `cache_keys_url` alone (Jitsi's newest generation):
+// a JWKS document served by the host gives the keys, next to a certificate in
+// the older map form; a kid the document lacks and another key under a listed
+// kid are refused (Jitsi's own plugins crash on the unknown kid instead: no
+// SASL answer, a traceback in Prosody's log). Without token/jwk.lib.lua (how
+// older generations look) the JWKS part gives no keys while the certificate
+// still works.
+//
 // JITSI_JWT_TEST_PLUGINS=DIR runs the same checks on Jitsi's own plugins.
+import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BoshClient, XmppTransportError } from '../../src/smoke/bosh-client.js';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { PLUGIN_DIR } from '../../testbed/provision.js';
 import {
   attemptJoin,
   domainFile,
@@ -70,6 +83,30 @@ async function switchToKeyServer(name: string, keyServer: string): Promise<void>
   await bed.ssh(name, `cat > ${file}.new && chmod 640 ${file}.new && chown root:prosody ${file}.new && mv ${file}.new ${file}`, {
     input: `${lines.join('\n')}\n`,
   });
+}
+
+/** Replaces the domain file line that reads `from` (trimmed) with `to`, keeping its indent. */
+async function replaceDomainLine(name: string, from: string, to: string): Promise<void> {
+  const file = domainFile(DOMAIN);
+  const lines = (await bed.ssh(name, `cat ${file}`)).stdout.split('\n');
+  const index = lines.findIndex((l) => l.trim() === from);
+  if (index < 0) throw new Error(`${file} on ${name} has no line "${from}"`);
+  lines[index] = lines[index].replace(from, to);
+  await bed.ssh(name, `cat > ${file}.new && chmod 640 ${file}.new && chown root:prosody ${file}.new && mv ${file}.new ${file}`, {
+    input: `${lines.join('\n')}\n`,
+  });
+}
+
+/** A self-signed certificate for `key` (openssl's CLI; node:crypto cannot issue one). */
+function selfSignedCertificate(key: { privateKey: KeyObject }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jwks-cert-'));
+  try {
+    const keyFile = path.join(dir, 'key.pem');
+    fs.writeFileSync(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    return execFileSync('openssl', ['req', '-new', '-x509', '-key', keyFile, '-subj', '/CN=jitsi-jwt test', '-days', '2']).toString();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function httpGetStatus(url: string): Promise<number> {
@@ -173,5 +210,88 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(await login(rs256Token(signing.privateKey, { kid, alg: 'RS384' }, { room: '*' }))).toMatchObject({ ok: false, text: 'Invalid or incorrect alg' });
     const log = (await bed.ssh(name, `cat ${PROSODY_LOG}`)).stdout;
     expect(log).toMatch(/Error verifying token err:not-allowed, reason:'kid' claim is missing tenant:\S* room:\S* user_agent:/);
+  });
+
+  describe('cache_keys_url only', () => {
+    const jwksSigning = newKey();
+    const jwksKid = `jwks-${name}`;
+    const certSigning = newKey();
+    const certKid = `cert-${name}`;
+    const jwksUrl = () => `http://${host.address}:${KEY_PORT}/jwks.json`;
+    const asapLine = () => `asap_key_server = "${keyServer}"`;
+    const cacheLine = () => `cache_keys_url = "${jwksUrl()}"`;
+    const jwkFile = `${PLUGIN_DIR}/token/jwk.lib.lua`;
+    const jwkSaved = '/root/jwk.lib.lua.saved';
+    const jwksToken = (key: KeyObject, id: string) => rs256Token(key, { kid: id }, { room: '*' });
+
+    beforeAll(async () => {
+      // A JWKS with an RSA key, an EC key (no n/e: skipped) and, as another
+      // member, a certificate in the older kid -> certificate map form.
+      const document = {
+        keys: [
+          { ...jwksSigning.publicKey.export({ format: 'jwk' }), kid: jwksKid, use: 'sig', alg: 'RS256' },
+          { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: `${jwksKid}-ec`, use: 'sig' },
+        ],
+        [certKid]: selfSignedCertificate(certSigning),
+      };
+      await bed.ssh(name, `cat > ${KEY_ROOT}/jwks.json`, { input: JSON.stringify(document) });
+      await replaceDomainLine(name, asapLine(), cacheLine());
+      await restartProsody(bed, name);
+      // The first fetch runs at load; logins pass once it has filled the keys.
+      await waitForFocus({ url: url(), domain: DOMAIN, token: jwksToken(jwksSigning.privateKey, jwksKid) });
+    });
+
+    // Back to the key server, as the host was before.
+    afterAll(async () => {
+      await bed.ssh(name, `if [ -e ${jwkSaved} ]; then mv ${jwkSaved} ${jwkFile}; fi; rm -f ${KEY_ROOT}/jwks.json`);
+      await replaceDomainLine(name, cacheLine(), asapLine());
+      await restartProsody(bed, name);
+    });
+
+    it('admits a token whose kid the JWKS lists, and one whose kid names a certificate', async () => {
+      const room = 'jwks-room';
+      const documentFetches = async () => (await bed.ssh(name, `grep -c 'GET /jwks.json ' ${KEY_LOG} || true`)).stdout.trim();
+      const before = await documentFetches();
+      const admitted = await attemptJoin({ url: url(), domain: DOMAIN, token: rs256Token(jwksSigning.privateKey, { kid: jwksKid }, { room }), room });
+      expect(admitted.auth).toEqual({ ok: true });
+      expect(admitted.join?.ok).toBe(true);
+      expect(await login(jwksToken(certSigning.privateKey, certKid))).toEqual({ ok: true });
+      // The document is fetched in the background, not per login.
+      expect(await documentFetches()).toBe(before);
+    });
+
+    it('refuses a kid the JWKS lacks', async () => {
+      const token = jwksToken(jwksSigning.privateKey, `${jwksKid}-unknown`);
+      if (!PLUGINS) {
+        expect(await login(token)).toMatchObject({ ok: false, condition: 'not-allowed', text: 'could not obtain public key' });
+        expect(await login(jwksToken(jwksSigning.privateKey, `${jwksKid}-ec`))).toMatchObject({ ok: false, text: 'could not obtain public key' });
+        return;
+      }
+      // Jitsi's plugin, with no asap_key_server, builds the key URL from nil:
+      // a Lua error in the SASL handler, so the login gets no answer at all.
+      const client = new BoshClient({ url: url(), domain: DOMAIN, token, timeoutMs: 3_000 });
+      try {
+        await client.connect();
+        await expect(client.authenticate()).rejects.toThrow(XmppTransportError);
+      } finally {
+        await client.close();
+      }
+      const crash = /Traceback\[bosh\]:[^\n]*attempt to concatenate a nil value/;
+      expect(await waitForFileMatch(bed, name, PROSODY_LOG, crash)).toMatch(crash);
+    });
+
+    it('refuses a token signed by another key under a JWKS kid', async () => {
+      expect(await login(jwksToken(other.privateKey, jwksKid))).toMatchObject({ ok: false, condition: 'not-allowed', text: 'Invalid signature' });
+    });
+
+    // Jitsi's newest util.lib.lua requires token/jwk.lib.lua outright, so on
+    // Jitsi's own plugins removing the file stops token auth from loading at
+    // all; only the stand-in can be turned into an older generation this way.
+    it.skipIf(PLUGINS)('without token/jwk.lib.lua, reads the certificate map but no JWKS', async () => {
+      await bed.ssh(name, `mv ${jwkFile} ${jwkSaved}`);
+      await restartProsody(bed, name);
+      await waitForFocus({ url: url(), domain: DOMAIN, token: jwksToken(certSigning.privateKey, certKid) });
+      expect(await login(jwksToken(jwksSigning.privateKey, jwksKid))).toMatchObject({ ok: false, condition: 'not-allowed', text: 'could not obtain public key' });
+    });
   });
 });

@@ -13,7 +13,10 @@
 --     token then needs a `kid` header; its key is fetched once from
 --     <base>/<lowercase hex sha256(kid)>.pem (an SPKI "BEGIN PUBLIC KEY" PEM)
 --     and kept for as long as Prosody runs. app_secret is not used for logins
---     when a key server is set.
+--     when a key server is set;
+--   * cache_keys_url = "<URL>": public keys, RS256 by default, read in the
+--     background from one JSON document and kept by kid (see "Keys from
+--     cache_keys_url" below). They are looked up before the key server.
 
 local basexx = require "basexx";            -- lua-basexx
 local json = require "cjson.safe";          -- lua-cjson
@@ -29,6 +32,19 @@ local timer = require "util.timer";
 local sha256 = require "util.hashes".sha256;
 local new_cache = require "util.cache".new;
 
+-- JWK -> PEM conversion, present only in the newest generation of Jitsi's
+-- token plugins (token/jwk.lib.lua). Without that file a JWKS document at
+-- cache_keys_url gives no keys, as in the older generations.
+local jwk_to_pem;
+do
+	local ok, jwk = pcall(module.require, module, "token/jwk");
+	if ok and type(jwk) == "table" then
+		jwk_to_pem = jwk.jwk_to_pem;
+	else
+		module:log("debug", "token/jwk.lib.lua not loaded, JWKS documents are not read: %s", tostring(jwk));
+	end
+end
+
 -- The digest behind each signature_algorithm Jitsi accepts.
 local digests = {
 	HS256 = "sha256", HS384 = "sha384", HS512 = "sha512",
@@ -41,6 +57,12 @@ local http_retries = 3;
 local user_agent = ("Prosody (%s; %s)"):format(tostring(prosody.version), tostring(prosody.platform));
 local pubkey_cache_size = module:get_option_number("jwt_pubkey_cache_size", 128);
 
+-- cache_keys_url refreshes: without a Cache-Control max-age every 6 h, 30 s
+-- after a failed fetch; a kid that leaves the document is kept for 90 minutes.
+local keys_default_refresh = 6 * 3600;
+local keys_retry_after_failure = 30;
+local keys_grace = 90 * 60;
+
 local Util = {};
 Util.__index = Util;
 
@@ -51,9 +73,10 @@ function Util.new(ctx)
 	self.app_id = ctx:get_option_string("app_id");
 	self.app_secret = ctx:get_option_string("app_secret");
 	self.key_server = ctx:get_option_string("asap_key_server");
+	self.cache_keys_url = ctx:get_option_string("cache_keys_url");
 	self.allow_empty_token = ctx:get_option_boolean("allow_empty_token", false);
 	self.algorithm = ctx:get_option_string("signature_algorithm",
-		self.key_server and "RS256" or "HS256");
+		(self.key_server or self.cache_keys_url) and "RS256" or "HS256");
 	self.accepted_issuers = ctx:get_option_array("asap_accepted_issuers", { self.app_id });
 	self.accepted_audiences = ctx:get_option_array("asap_accepted_audiences", { "*" });
 	self.require_room_claim = ctx:get_option_boolean("asap_require_room_claim", true);
@@ -71,13 +94,15 @@ function Util.new(ctx)
 		module:log("error", "'app_id' must not be empty");
 		return nil;
 	end
-	if self.app_secret == nil and self.key_server == nil then
-		module:log("error", "'app_secret' or 'asap_key_server' must be specified");
+	if self.app_secret == nil and self.key_server == nil and self.cache_keys_url == nil then
+		-- The text of Jitsi's newest plugins, quotes included.
+		module:log("error", "'app_secret', 'asap_key_server or 'cacheKeysUrl' must be specified");
 		return nil;
 	end
 	if not digests[self.algorithm] then
 		module:log("warn", "signature_algorithm %s is not supported: every token will be refused", self.algorithm);
 	end
+	if self.cache_keys_url then self:start_key_refresh(); end
 	return self;
 end
 
@@ -96,21 +121,24 @@ local function decode_part(part)
 	return value;
 end
 
--- GETs `url` from inside the session's async runner and waits for the reply.
--- Returns the body of a 200 or 204 reply, or nil. An attempt that gets no
--- reply within http_timeout seconds is retried, but a reply that comes after
--- a timeout is ignored, so once the first attempt has timed out the fetch
--- fails after all retries (about two minutes).
+-- GETs `url` from inside an async runner (a session's, or the key refresher's)
+-- and waits for the reply. Returns the body of a 200 or 204 reply (or nil),
+-- whether an attempt timed out, the reply's code and the net.http response
+-- (for its headers). An attempt that gets no reply within http_timeout
+-- seconds is retried, but a reply that comes after a timeout is ignored, so
+-- once the first attempt has timed out the fetch fails after all retries
+-- (about two minutes).
 local function fetch(url)
 	local wait, done = async.waiter();
-	local body, timed_out, finished;
+	local body, timed_out, finished, reply_code, reply;
 	local request;
 
-	local function on_reply(content, code)
+	local function on_reply(content, code, response)
 		if timed_out then
 			module:log("warn", "External call reply delivered after timeout from: %s", url);
 			return;
 		end
+		reply_code, reply = code, response;
 		if code == 200 or code == 204 then
 			body = content;
 		else
@@ -142,13 +170,132 @@ local function fetch(url)
 	send();
 	timer.add_task(http_timeout, on_timeout);
 	wait();
-	return body, timed_out;
+	return body, timed_out, reply_code, reply;
 end
 
--- The public key (PEM) for `kid`: from the cache, or fetched from the key
--- server and then cached. Failures are not cached. Returns nil on failure.
+-- Keys from cache_keys_url.
+--
+-- A background async runner GETs the URL at load and then again and again,
+-- and keeps the keys it finds in self.cached_keys (kid -> SPKI PEM). The
+-- document is either
+--   * a JWKS, {"keys":[{"kid":..,"n":..,"e":..},..]}: each entry with a kid
+--     and RSA n/e becomes a PEM through token/jwk.lib.lua; other entries are
+--     skipped; without token/jwk.lib.lua the whole "keys" member is skipped;
+--   * a map {kid: "-----BEGIN CERTIFICATE-----.."}: each certificate's public
+--     key, through LuaSec. Other values (PEM public keys included) are
+--     skipped, as in Jitsi's plugin.
+-- Both may share one document. The next fetch comes at max-age - 60 s when
+-- Cache-Control gives a max-age above 60, at max-age otherwise (at least
+-- 1 s), after 6 h without one, and 30 s after a failure (the keys held so far
+-- stay). A kid missing from a successful fetch is kept for 90 minutes from
+-- the first fetch that lacked it, then dropped; coming back clears that.
+
+local function certificate_public_key(pem)
+	local ok, cert = pcall(_ssl.loadcertificate, pem);
+	if not ok or not cert then return nil; end
+	local pub_ok, public_key = pcall(cert.pubkey, cert);
+	if not pub_ok then return nil; end
+	return public_key;
+end
+
+-- kid -> PEM for the keys a fetched document holds.
+local function keys_from_document(document)
+	local found = {};
+	if type(document) ~= "table" then return found; end
+	for name, value in pairs(document) do
+		if name == "keys" and type(value) == "table" then
+			if jwk_to_pem then
+				for _, jwk in ipairs(value) do
+					if type(jwk) == "table" and type(jwk.kid) == "string" then
+						found[jwk.kid] = jwk_to_pem(jwk);
+					end
+				end
+			end
+		elseif type(name) == "string" and type(value) == "string"
+			and value:sub(1, 27) == "-----BEGIN CERTIFICATE-----" then
+			found[name] = certificate_public_key(value);
+		end
+	end
+	return found;
+end
+
+-- Seconds until the next fetch after a successful one with `response`.
+local function refresh_delay(response)
+	local cache_control = response and response.headers and response.headers["cache-control"];
+	local max_age = cache_control and tonumber(cache_control:lower():match("max%-age%s*=%s*(%d+)"));
+	if max_age == nil then return keys_default_refresh; end
+	if max_age > 60 then return max_age - 60; end
+	return math.max(max_age, 1);
+end
+
+-- Takes the keys of one successful fetch; drops kids past their grace.
+function Util:store_cached_keys(found)
+	local now = os.time();
+	for kid, pem in pairs(found) do
+		self.cached_keys[kid] = pem;
+		self.cached_keys_missing_since[kid] = nil;
+	end
+	for kid in pairs(self.cached_keys) do
+		if found[kid] == nil then
+			local since = self.cached_keys_missing_since[kid];
+			if since == nil then
+				self.cached_keys_missing_since[kid] = now;
+			elseif now - since >= keys_grace then
+				self.cached_keys[kid] = nil;
+				self.cached_keys_missing_since[kid] = nil;
+			end
+		end
+	end
+end
+
+-- The PEM cache_keys_url gave for `kid`, unless its grace has run out.
+function Util:cached_key(kid)
+	if self.cached_keys == nil then return nil; end
+	local since = self.cached_keys_missing_since[kid];
+	if since ~= nil and os.time() - since >= keys_grace then
+		self.cached_keys[kid] = nil;
+		self.cached_keys_missing_since[kid] = nil;
+	end
+	return self.cached_keys[kid];
+end
+
+function Util:start_key_refresh()
+	self.cached_keys = {};
+	self.cached_keys_missing_since = {};
+	local url = self.cache_keys_url;
+	local refresher;
+	refresher = async.runner(function ()
+		local body, _, code, response = fetch(url);
+		local delay;
+		if body ~= nil then
+			local document = json.decode(body);
+			local found = keys_from_document(document);
+			self:store_cached_keys(found);
+			delay = refresh_delay(response);
+			local count = 0;
+			for _ in pairs(found) do count = count + 1; end
+			module:log("debug", "%d public keys from %s, next fetch in %d s", count, url, delay);
+		else
+			module:log("warn", "Failed to retrieve cached public keys code:%s", tostring(code));
+			delay = keys_retry_after_failure;
+		end
+		-- A module timer: it stops when the module is unloaded or reloaded.
+		module:add_timer(delay, function () refresher:run(true); end);
+	end);
+	refresher:run(true);
+end
+
+-- The public key (PEM) for `kid`: from cache_keys_url's keys, else from the
+-- per-kid cache, else fetched from the key server and then cached. Failures
+-- are not cached. Returns nil on failure.
 function Util:get_public_key(kid)
-	local key = self.public_keys:get(kid);
+	local key = self:cached_key(kid);
+	if key ~= nil then return key; end
+	-- With cache_keys_url alone there is nowhere else to look. Jitsi's plugin
+	-- instead builds a key server URL from nil and raises a Lua error (the
+	-- login gets no answer); the stand-in refuses the token cleanly.
+	if self.key_server == nil then return nil; end
+	key = self.public_keys:get(kid);
 	if key ~= nil then return key; end
 	local url = self.key_server .. "/" .. sha256(kid, true) .. ".pem";
 	local body, timed_out = fetch(url);
@@ -213,9 +360,10 @@ function Util:verify_token(token, key)
 end
 
 -- The key that must have signed `token`, or nil and the reason. With a key
--- server, the token's header names the key (kid) and an RS algorithm.
+-- server or cache_keys_url, the token's header names the key (kid) and an RS
+-- algorithm.
 function Util:key_for(token)
-	if self.key_server == nil then return self.app_secret; end
+	if self.key_server == nil and self.cache_keys_url == nil then return self.app_secret; end
 	local dot = token:find(".", 1, true);
 	if not dot then return nil, "Invalid token"; end
 	local header = decode_part(token:sub(1, dot - 1));
