@@ -15,7 +15,8 @@ import type { SmokeExpectations } from '../smoke/smoke.js';
 export function publicKeyExpectations(keys: KeySettings, previous: KeySettings | undefined, inputs: readonly PrivateKeyInput[], kid: string | undefined, host: string): SmokeExpectations['publicKeys'] {
   if (keys.mode === 'secret') return undefined;
   const accepted = keys.mode === 'published' ? keys.keys : [];
-  const before = previous?.mode === 'published' ? previous.keys : [];
+  // A retired key is one the published set lost; a host whose keys now come from elsewhere may still accept it from there.
+  const before = previous?.mode === 'published' && keys.mode === 'published' ? previous.keys : [];
   const signers: SigningKey[] = [];
   const retired: SigningKey[] = [];
   for (const input of inputs) {

@@ -76,7 +76,7 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
 
 /** Asserts a run's exit code, showing its document when it differs. */
 function expectExit(result: { exitCode: number; doc: RunDocumentShape }, code: number): void {
-  if (result.exitCode !== code) throw new Error(`exit ${result.exitCode}, expected ${code}:\n${JSON.stringify(result.doc, null, 2).slice(0, 6000)}`);
+  if (result.exitCode !== code) throw new Error(`exit ${result.exitCode}, expected ${code}:\n${JSON.stringify(result.doc.hosts.map((h) => ({ name: h.name, status: h.status, error: h.error, cases: h.smoke?.cases.filter((c) => !c.ok), unproven: h.smoke?.unproven })), null, 2)}`);
 }
 
 /** Every host's smoke cases as "name=verdict", with the kid for the cases about one key ("valid token[kid]=pass"). */

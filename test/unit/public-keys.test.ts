@@ -206,6 +206,9 @@ describe('which private key signs as which kid', () => {
     expect(publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, undefined, [inputA], 'kid-x', 'host')?.signers[0].kid).toBe('kid-x');
     expect(() => publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, undefined, [inputA], undefined, 'host')).toThrow(/which kid/);
     expect(publicKeyExpectations({ mode: 'secret' }, undefined, [inputA], undefined, 'host')).toBeUndefined();
+    // Leaving published keys for a key server that serves the same key: not retired, it signs.
+    expect(publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, published, [inputB], 'key-b', 'host')).toMatchObject({ signers: [{ kid: 'key-b' }] });
+    expect(publicKeyExpectations({ mode: 'key-server', url: 'https://k' }, published, [inputB], 'key-b', 'host')?.retired).toBeUndefined();
   });
 });
 
