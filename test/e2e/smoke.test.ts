@@ -20,7 +20,7 @@ const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-smoke-${process.pid}`);
 const appSecret = randomBytes(32).toString('base64url');
 const appId = 'smoke_backend';
-const NGINX_HOST = 'bookworm-1';
+const NGINX_HOST = 'trixie-1';
 
 beforeAll(async () => {
   await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
@@ -30,7 +30,8 @@ afterAll(async () => {
   await bed.down();
 });
 
-describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
+// The two hosts' suites run side by side (each works on its own host only); each host's cases run in order.
+describe.concurrent.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   let host: HostRecord;
   const target = () => `deploy@${host.address}`;
 
@@ -43,7 +44,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(applied.exitCode).toBe(0);
   });
 
-  it('passes every case through the SSH tunnel, with the secret read from the host', async () => {
+  it.sequential('passes every case through the SSH tunnel, with the secret read from the host', async () => {
     const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--moderator-from-token', '--json']);
     expect(run.exitCode).toBe(0);
     const host = parseRunDocument(run.stdout).hosts[0];
@@ -66,7 +67,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   });
 
   // One suite is enough: with focus gone, the valid token waits 30 s for it (the cases after it do not wait again).
-  it.runIf(name === 'bookworm-1')('calls a wrong room refused by focus, not by the room check, inconclusive', async () => {
+  it.runIf(name === 'bookworm-1').sequential('calls a wrong room refused by focus, not by the room check, inconclusive', async () => {
     await bed.ssh(name, 'service jicofo stop');
     try {
       const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--json']);
@@ -88,13 +89,13 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     }
   });
 
-  it('fails on a secret that differs from the host one, naming the case', async () => {
+  it.sequential('fails on a secret that differs from the host one, naming the case', async () => {
     const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed)], { env: { JITSI_JWT_APP_SECRET: randomBytes(32).toString('base64url') } });
     expect(run.exitCode).toBe(EXIT.smokeFailed);
     expect(run.stdout).toMatch(/FAIL valid token\s+expected admitted\s+refused at login: not-allowed/);
   });
 
-  it('makes moderators of the tokens that say so, members of the rest', async () => {
+  it.sequential('makes moderators of the tokens that say so, members of the rest', async () => {
     expect((await bed.ssh(name, 'cat /etc/jitsi/jicofo/jicofo.conf')).stdout).toContain('jicofo.conference.enable-auto-owner = false');
     const url = `http://${host.address}:5280/http-bind`;
     const moderator = await jitsiJwt(['token', '--app-id', appId, '--domain', DOMAIN, '--room', 'Board', '--moderator', '--name', 'Chair'], { env: { JITSI_JWT_APP_SECRET: appSecret } });
@@ -107,7 +108,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(guest.join).toMatchObject({ ok: true, detail: 'affiliation member' });
   });
 
-  it('fails when room checks are off but expected, naming the case', async () => {
+  it.sequential('fails when room checks are off but expected, naming the case', async () => {
     const off = await jitsiJwt(['apply', target(), ...sshFlags(bed), '--no-room-check', '--yes', '--no-smoke']);
     expect(off.exitCode).toBe(0);
     expect((await bed.ssh(name, `grep -c '^ *--"token_verification";' ${domainFile(DOMAIN)}`)).stdout).toBe('1');
@@ -118,7 +119,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect((await jitsiJwt(['apply', target(), ...sshFlags(bed), '--yes', '--no-smoke'])).exitCode).toBe(0);
   });
 
-  it('fails on a host left open to clients without a token, naming the case', async () => {
+  it.sequential('fails on a host left open to clients without a token, naming the case', async () => {
     await bed.ssh(name, `sed -i 's/^    allow_empty_token = false$/    allow_empty_token = true/' ${domainFile(DOMAIN)}`);
     await restartProsody(bed, name);
     const run = await jitsiJwt(['smoke', target(), ...sshFlags(bed)]);
@@ -129,11 +130,10 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect(fixed.exitCode).toBe(0);
     expect(fixed.stdout).toMatch(/ok\s+no token\s+expected refused/);
   });
-});
 
-describe('at a public https URL through nginx', () => {
-  it('proves the same cases through nginx terminating TLS with a test CA', async () => {
-    const host = await bed.host(NGINX_HOST);
+  // One suite is enough: what this adds to the cases above (run on both suites) is nginx in front, terminating TLS.
+  // It runs on the suite without the focus-less case, so that the two suites, side by side, take about as long.
+  it.runIf(name === NGINX_HOST).sequential('proves the same cases at a public https URL through nginx terminating TLS with a test CA', async () => {
     const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'smoke-ca-'));
     try {
       const file = (n: string) => path.join(scratch, n);
