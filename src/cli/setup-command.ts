@@ -269,8 +269,10 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
         {
           interrupted,
           onEvent: (name, event) => progress.event(name, event),
-          confirm: async () => {
-            const go = await ask<boolean>({ type: 'confirm', message: `Apply these changes to ${host.connector.label}?`, initial: true });
+          confirm: async (ready) => {
+            const cutOver = ready[0]?.host!.plan.keys?.cutOver;
+            const warning = cutOver ? `This is a hard cut-over to ${cutOver.to}: tokens your backend signs today are refused from the restart on. ` : '';
+            const go = await ask<boolean>({ type: 'confirm', message: `${warning}Apply these changes to ${host.connector.label}?`, initial: !cutOver });
             if (!go) out.write('Nothing changed.\n');
             return go;
           },

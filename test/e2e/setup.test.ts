@@ -2,7 +2,7 @@
 // host set up with Enter and a few answers ends converged and proven, a re-run
 // shows the host's choices, Ctrl-C at the confirmation changes nothing, and a
 // password-protected server is switched only after an explicit yes.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -188,4 +188,40 @@ it('gives, with --json at a terminal, the document apply gives for the same host
   const applied = await jitsiJwt(['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'same_backend', '--yes', '--json']);
   expect(applied.exitCode).toBe(0);
   expect(comparable(fromSetup)).toEqual(comparable(parseRunDocument(applied.stdout)));
+});
+
+it('switches a converged host to a public key it publishes, when asked how the backend signs, and proves it with the private key', async () => {
+  const name = 'bookworm-1';
+  const host = await bed.host(name);
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pub = path.join(scratch, 'setup-key.pub');
+  const key = path.join(scratch, 'setup-key.pem');
+  await fs.writeFile(pub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  await fs.writeFile(key, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile], { HOME: scratch });
+  await t.waitFor(/Leave it as it is/);
+  await t.type(KEY.down, KEY.down, KEY.enter);
+  await t.waitFor(/app_id/);
+  await t.type(KEY.enter);
+  await t.waitFor(/How does your backend sign tokens/);
+  await t.type(KEY.down, KEY.enter);
+  await t.waitFor(/Public key file/);
+  await t.type(...pub, KEY.enter);
+  await t.waitFor(/Its key id/);
+  await t.type(...'setup-kid', KEY.enter);
+  await t.waitFor(/Private key to prove a token gets in/);
+  await t.type(...key, KEY.enter);
+  for (const question of [/Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/]) {
+    await t.waitFor(question);
+    await t.type(KEY.enter);
+  }
+  // A cut-over is not the default answer.
+  await t.waitFor(/hard cut-over to RS256 tokens, public keys published on the host.*\(y\/N\)/s);
+  await t.type('y');
+  expect(await t.exitCode()).toBe(0);
+  expect(t.screen).toMatch(/CUT-OVER from HS256 tokens signed with the shared app_secret/);
+  expect(t.screen).toMatch(/ok\s+valid token\s+expected admitted\s+admitted\s+\[kid setup-kid\]/);
+  expect(t.screen).not.toMatch(/Save app_secret/);
+  expect(t.screen).not.toContain('PRIVATE KEY');
+  expect((await bed.ssh(name, `grep -c 'signature_algorithm = "RS256"' ${domainFile(DOMAIN)}`)).stdout.trim()).toBe('1');
 });
