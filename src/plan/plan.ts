@@ -142,24 +142,8 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   // jitsi-meet-tokens' answers describe a shared secret; with public keys they are left as they are.
   const debconf = settings.keys.mode === 'secret' ? tokensDebconf(facts, settings.appId, settings.appSecret) : undefined;
 
-  // Keys published here are accepted only while the host takes its keys from here: any other key source removes them.
-  const keyFiles = keyFileChanges(facts, settings.domain, settings.keys.mode === 'published' ? settings.keys.keys : []);
-  const replaced = keyFiles.add.filter((a) => settings.previousKeys.mode === 'published' && settings.previousKeys.keys.some((k) => k.kid === a.entry.kid));
-  const existing = new Set((facts.publishedKeys ?? []).map((f) => f.path));
-  for (const { path, entry, text } of keyFiles.add) {
-    const before = (facts.publishedKeys ?? []).find((f) => f.path === path)?.text ?? '';
-    files.push({
-      path,
-      purpose: `public key with kid "${entry.kid}" (${fingerprint(entry.pem)}), served at ${keyPublisher(facts, settings.domain).url}/${path.split('/').pop()}`,
-      before, after: text, diff: unifiedDiff(path, before, text),
-      ...(existing.has(path) ? {} : { create: true }),
-      mode: { from: KEY_FILE_MODE, to: KEY_FILE_MODE },
-      owner: { from: `${CONFIG_OWNER}:${CONFIG_GROUP}`, to: `${CONFIG_OWNER}:${CONFIG_GROUP}` },
-    });
-  }
-  for (const { path, entry, text } of keyFiles.remove) {
-    files.push({ path, purpose: `retire the public key with kid "${entry.kid}" (${fingerprint(entry.pem)})`, before: text, after: '', diff: unifiedDiff(path, text, ''), remove: true });
-  }
+  const keyFiles = planKeyFiles(facts, settings);
+  files.push(...keyFiles.files);
 
   const packages = [
     ...new Set(
@@ -187,9 +171,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
 
   const restartReasons: string[] = [];
   if (contentChanged) restartReasons.push('the domain config changes (Prosody reads its token options only at start)');
-  if (keyFiles.remove.length > 0 || replaced.length > 0) {
-    restartReasons.push(`Prosody keeps every public key it fetched in memory until it restarts: ${[...keyFiles.remove, ...replaced].map((k) => `"${k.entry.kid}"`).join(', ')} ${keyFiles.remove.length + replaced.length === 1 ? 'is' : 'are'} refused only after that`);
-  }
+  if (keyFiles.restartReason) restartReasons.push(keyFiles.restartReason);
   if (jicofoChanged) restartReasons.push("jicofo.conf changes");
   if (packages.length > 0 || links.length > 0) restartReasons.push('the token plugins need the new Lua libraries loaded');
   const prosody = facts.services.prosody;
@@ -218,12 +200,48 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     access: { identities: access.identities, guests: access.guestDomain !== undefined },
     ...(passwordAccounts !== undefined ? { passwordAccounts } : {}),
     ...(debconf ? { debconf } : {}),
-    ...(keyFiles.add.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
-    keys: keysSummary(settings.previousKeys, settings.keys, keyFiles.add.map((a) => a.entry.kid), keyFiles.remove.map((r) => r.entry.kid), facts, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
+    // The smoke test makes Prosody fetch new keys: a rollback must make it forget them.
+    ...(keyFiles.added.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
+    keys: keysSummary(settings.previousKeys, settings.keys, keyFiles.added, keyFiles.retired, facts, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
   };
 }
 
 const KEY_FILE_MODE = '644';
+
+/**
+ * The public key files to write and remove. Keys published here are accepted
+ * only while the host takes its keys from here: any other key source removes
+ * them. Removing or replacing a key needs a restart, since Prosody keeps every
+ * key it fetched until then.
+ */
+function planKeyFiles(facts: HostFacts, settings: ResolvedSettings): { files: FileChange[]; added: string[]; retired: string[]; restartReason?: string } {
+  const { domain, keys, previousKeys } = settings;
+  const changes = keyFileChanges(facts, domain, keys.mode === 'published' ? keys.keys : []);
+  const replaced = changes.add.filter((a) => previousKeys.mode === 'published' && previousKeys.keys.some((k) => k.kid === a.entry.kid));
+  const now = new Map((facts.publishedKeys ?? []).map((f) => [f.path, f.text]));
+  const owner = `${CONFIG_OWNER}:${CONFIG_GROUP}`;
+  const files: FileChange[] = [
+    ...changes.add.map(({ path, entry, text }) => {
+      const before = now.get(path) ?? '';
+      return {
+        path,
+        purpose: `public key with kid "${entry.kid}" (${fingerprint(entry.pem)}), served at ${keyPublisher(facts, domain).url}/${path.split('/').pop()}`,
+        before, after: text, diff: unifiedDiff(path, before, text),
+        ...(now.has(path) ? {} : { create: true }),
+        mode: { from: KEY_FILE_MODE, to: KEY_FILE_MODE },
+        owner: { from: owner, to: owner },
+      };
+    }),
+    ...changes.remove.map(({ path, entry, text }) => ({ path, purpose: `retire the public key with kid "${entry.kid}" (${fingerprint(entry.pem)})`, before: text, after: '', diff: unifiedDiff(path, text, ''), remove: true })),
+  ];
+  const forgotten = [...changes.remove, ...replaced].map((k) => `"${k.entry.kid}"`);
+  return {
+    files,
+    added: changes.add.map((a) => a.entry.kid),
+    retired: changes.remove.map((r) => r.entry.kid),
+    ...(forgotten.length > 0 ? { restartReason: `Prosody keeps every public key it fetched in memory until it restarts: ${forgotten.join(', ')} ${forgotten.length === 1 ? 'is' : 'are'} refused only after that` } : {}),
+  };
+}
 
 /** The token-edit settings of a key source: none for a shared secret; the publishing component for keys on the host (and as the fallback of a JWKS document). */
 function publicKeySettings(facts: HostFacts, keys: KeySettings, domain: string): PublicKeySettings | undefined {
