@@ -1,4 +1,4 @@
-// jitsi-jwt apply and rotate-secret: flags in, the change engine run with
+// jitsi-jwt apply, rotate-secret and rotate-key: flags in, the change engine run with
 // progress, a confirmation and Ctrl-C handling, the outcome out as text or one
 // JSON document.
 import { SettingsError } from '../errors.js';

@@ -1,5 +1,5 @@
 // The one JSON document --json prints, for every command that works on hosts
-// (plan, apply, rotate-secret, smoke, setup without a terminal; restore adds its
+// (plan, apply, rotate-secret, rotate-key, smoke, setup without a terminal; restore adds its
 // hosts' `backups`, cli/restore-command.ts). Its schema is
 // schema/run.schema.json, documented in the README. Secrets appear only under
 // --show-secret.

@@ -1,4 +1,4 @@
-// Text output of plan, apply and rotate-secret outcomes: the plans as diffs,
+// Text output of plan, apply, rotate-secret and rotate-key outcomes: the plans as diffs,
 // the report of one host, a table for several, and the errors that stopped
 // the run. (--json goes through run-document.ts instead.)
 import type { ChangeOutcome } from '../run/change-run.js';

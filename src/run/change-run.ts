@@ -1,4 +1,4 @@
-// apply and rotate-secret (and setup, for its one host) as one engine: open
+// apply, rotate-secret and rotate-key (and setup, for its one host) as one engine: open
 // every host, plan every host, let the caller confirm, change all hosts or
 // none, deliver a new secret, keep the newest backups. No terminal I/O:
 // progress, questions and the confirmation come in as callbacks; the outcome
