@@ -124,6 +124,7 @@ export function resolveSettings(facts: HostFacts, options: TokenOptions, generat
   const chosen = chooseDomain(facts, options.domain);
   const current = currentTokenState(chosen, facts);
   const keys = resolveKeys(facts, current.keys, options.keySource, chosen.domain);
+
   const appIdText = options.appId ?? current.appId;
   if (!appIdText) {
     throw new SettingsError(`${chosen.domain} has no app_id yet`, 'give one with --app-id (the iss your backend signs tokens with), e.g. --app-id my_backend');

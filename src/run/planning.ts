@@ -2,7 +2,7 @@
 // host will share decided (kept, given, generated, or one host's), and each
 // host planned. Nothing here touches a host.
 import { randomBytes } from 'node:crypto';
-import { HostStateError } from '../errors.js';
+import { HostStateError, SettingsError } from '../errors.js';
 import { planTokenAuth } from '../plan/plan.js';
 import { isEmpty, type Plan } from '../plan/changes.js';
 import { chooseDomain, currentTokenState, resolveSettings, type CurrentTokenState, type ResolvedSettings } from '../plan/resolve.js';
@@ -78,6 +78,15 @@ export function planHosts(members: Member<OpenHost>[], options: TokenOptions, re
   const planned: Member<Planned>[] = [];
   for (const m of members) {
     const current = currents.get(m)!;
+    // A host on public keys once planned uses no secret: the fleet's is not written there.
+    const onKeys = options.keySource ? options.keySource.kind !== 'secret' : current.keys.mode !== 'secret';
+    if (onKeys && options.appSecret !== undefined) {
+      fail(m, new SettingsError(
+        `${m.result.domain} on ${m.host!.connector.label} verifies RS256 tokens with public keys, so an app secret has no place there`,
+        'drop the secret (--app-secret-file, JITSI_JWT_APP_SECRET), or switch the host back to one shared secret with --shared-secret',
+      ));
+      continue;
+    }
     const hostOptions: TokenOptions = {
       ...options,
       domain: m.entry.domain ?? options.domain,
@@ -86,6 +95,7 @@ export function planHosts(members: Member<OpenHost>[], options: TokenOptions, re
       newSecret: shared.source === 'generated',
       // A secret the hosts already share was accepted when it was set.
       allowWeakSecret: options.allowWeakSecret || shared.source === 'kept',
+      ...(onKeys ? { appSecret: undefined, newSecret: false } : {}),
       // Rotation changes the secret (or the keys) and nothing else.
       ...(request.rotate || request.keysOnly
         ? { allowEmptyToken: current.allowEmptyToken, roomCheck: current.roomCheck, moderatorFromToken: undefined, issuers: current.issuers, audiences: current.audiences, guests: undefined, allowWithoutToken: [], accessUnchanged: true }

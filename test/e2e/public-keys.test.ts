@@ -129,6 +129,11 @@ describe('public keys published on the hosts', () => {
     const again = await run(['apply', ...targets(), '--public-key', keys.a.pubFile, '--kid', keys.a.kid, '--yes', '--no-smoke']);
     expectExit(again, EXIT.ok);
     expect(again.doc.hosts.map((h) => [h.status, h.restarts.length])).toEqual([['unchanged', 0], ['unchanged', 0]]);
+
+    // A secret given for hosts on public keys is a mistake, not something to write.
+    const secret = await run(['plan', ...targets()], { JITSI_JWT_APP_SECRET: SECRET });
+    expectExit(secret, EXIT.badInput);
+    expect(secret.doc.hosts.map((h) => h.error?.message)).toEqual([expect.stringMatching(/app secret has no place there/), expect.stringMatching(/app secret has no place there/)]);
   });
 
   it('rotate-key accepts a second key without a restart, then retires the first with one', async () => {

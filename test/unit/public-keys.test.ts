@@ -168,6 +168,12 @@ describe('planning public keys', () => {
     expect(reading.asapKeyServer).toBe(PUBLISHER_URL);
   });
 
+  it('goes back to a shared secret only when asked', () => {
+    const one = after(start(), withKeys(start(), { kind: 'published', keys: [A] }));
+    expect(plan(one, { appSecret: undefined }).keys?.mode).toBe('published');
+    expect(plan(one, { keySource: { kind: 'secret' } }).keys?.mode).toBe('secret');
+  });
+
   it('removes published keys when the host takes its keys from elsewhere', () => {
     const one = after(start(), withKeys(start(), { kind: 'published', keys: [A] }));
     const p = withKeys(one, { kind: 'key-server', url: 'https://keys.example.com' });
