@@ -157,7 +157,9 @@ export function buildProgram(context: RunContext = { command: '', json: false })
     });
 
   credentialOptions(connectionOptions(program.command('token').argument(...ONE_TARGET)))
-    .description('mint a token for a room (secret from --app-secret-file, JITSI_JWT_APP_SECRET, or the host)')
+    .description('mint a token for a room (secret from --app-secret-file, JITSI_JWT_APP_SECRET, or the host; RS256 with --private-key and --kid)')
+    .addOption(option('--private-key <file>', 'sign RS256 with this private key (read here only) instead of HS256 with a secret; KID=FILE names its kid', LIST, { env: false }))
+    .addOption(option('--kid <id>', 'the kid of --private-key', TEXT, { env: false }))
     .addOption(option('--room <name>', 'the room the token opens (compared lower-cased, as Jitsi does)', TEXT, { env: false }))
     .addOption(option('--any-room', 'a token valid in every room (room "*")', BOOLEAN, { env: false }))
     .addOption(option('--sub <sub>', 'sub claim (default: the domain)', TEXT, { env: false }))

@@ -66,20 +66,26 @@ export async function tokenCommand(target: string | undefined, flags: TokenComma
   }
   const options = await readTokenOptions(flags);
   let { appId, appSecret, domain } = options;
+  // RS256: a private key signs, under the kid given with it (KID=FILE) or with --kid.
+  const [privateKey, ...more] = options.privateKeys ?? [];
+  if (more.length > 0) throw new SettingsError('a token is signed with one private key', 'give --private-key once');
+  const kid = privateKey?.kid ?? options.signingKid;
+  if (privateKey && kid === undefined) throw new SettingsError(`which kid does the private key in ${privateKey.file} sign as?`, 'give it with --kid, or as --private-key KID=FILE');
+  if (privateKey && appSecret !== undefined) throw new SettingsError('both a private key and an app secret were given', 'a host takes either RS256 tokens (private key) or HS256 tokens (secret): keep one');
   if (target || flags.local) {
     const host = await credentialsOf(await hostsRequest('token', target ? [target] : [], flags), options.domain);
     // What the user gave wins over what the host has.
     appId ??= host.appId;
-    if (host.keys.mode !== 'secret' && appSecret === undefined) {
-      throw new SettingsError(`${host.domain} verifies RS256 tokens with public keys: it has no secret to sign with`, 'sign tokens with your backend\'s private key (header alg RS256, kid); jitsi-jwt smoke TARGET --private-key FILE proves such a key is accepted');
+    if (host.keys.mode !== 'secret' && !privateKey) {
+      throw new SettingsError(`${host.domain} verifies RS256 tokens with public keys: it has no secret to sign with`, 'sign with your backend\'s private key: --private-key FILE --kid ID');
     }
-    appSecret ??= host.appSecret;
+    if (!privateKey) appSecret ??= host.appSecret;
     domain = host.domain;
   }
   if (!appId) throw new SettingsError('no app_id given', 'give --app-id, or a TARGET to read it from the host');
-  if (!appSecret) throw new SettingsError('no app secret given', 'give --app-secret-file or JITSI_JWT_APP_SECRET, or a TARGET to read it from the host');
+  if (!appSecret && !privateKey) throw new SettingsError('no app secret given', 'give --app-secret-file or JITSI_JWT_APP_SECRET, or a TARGET to read it from the host (or sign RS256 with --private-key FILE --kid ID)');
   validateAppId(appId);
-  validateSecret(appSecret, options.allowWeakSecret);
+  if (appSecret !== undefined) validateSecret(appSecret, options.allowWeakSecret);
   const sub = flags.sub ?? (domain ? validateDomain(domain) : undefined);
   if (!sub) throw new SettingsError('no sub (the Jitsi domain) given', 'give --domain (or --sub), or a TARGET');
 
@@ -93,7 +99,7 @@ export async function tokenCommand(target: string | undefined, flags: TokenComma
   };
   const token = await mintToken({
     appId,
-    appSecret,
+    ...(privateKey ? { signingKey: { kid: kid!, key: privateKey.key } } : { appSecret }),
     room,
     sub,
     aud: flags.aud,
