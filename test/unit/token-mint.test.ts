@@ -1,6 +1,6 @@
-// Tokens verified by an independent HS256 implementation (node:crypto), not by
-// the library that signed them.
-import { createHmac } from 'node:crypto';
+// Tokens verified by independent HS256 and RS256 implementations (node:crypto),
+// not by the library that signed them.
+import { createHmac, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/token/mint.js';
 
@@ -54,5 +54,17 @@ describe('mintToken', () => {
     const { payload } = decode(token);
     expect(payload).toMatchObject({ iss: 'backend', aud: 'meet', room: '*', sub: '*' });
     expect(payload).not.toHaveProperty('context');
+  });
+});
+
+describe('RS256 tokens', () => {
+  it('are signed with the private key, carry the kid, and verify with the public half only', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const token = await mintToken({ appId: 'backend', room: 'r1', sub: 'meet.example.com', signingKey: { kid: 'k-1', key: pair.privateKey } });
+    const [header, body, signature] = token.split('.');
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'JWT', kid: 'k-1' });
+    expect(JSON.parse(Buffer.from(body, 'base64url').toString())).toMatchObject({ iss: 'backend', room: 'r1', sub: 'meet.example.com' });
+    expect(verify('sha256', Buffer.from(`${header}.${body}`), pair.publicKey, Buffer.from(signature, 'base64url'))).toBe(true);
+    await expect(mintToken({ appId: 'backend', room: 'r1', sub: 'meet.example.com' })).rejects.toThrow(/secret or a signing key/);
   });
 });
