@@ -206,7 +206,7 @@ function smokeFor(planned: Planned, previousSecrets: string[], options: TokenOpt
     const before = settings.keys.mode !== 'secret' && settings.previousSecret ? [settings.previousSecret] : previousSecrets;
     return runSmoke(
       tunnelTarget(planned.connector, planned.facts, planned.plan.domain),
-      { ...expectationsFor(settings, before, accessAfterPlan(planned.facts, planned.plan)), ...(publicKeys ? { publicKeys } : {}) },
+      expectationsFor(settings, before, accessAfterPlan(planned.facts, planned.plan), publicKeys),
       { accounts: new HostAccounts(planned.connector) },
     );
   };

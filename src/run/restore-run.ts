@@ -3,7 +3,6 @@
 // ordinary Plan and run by the same applyPlan as apply: a backup of the
 // current state first, atomic writes, the configuration check, restarts, the
 // smoke test with the restored credentials, and a rollback when any fails.
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../facts/backups.js';
@@ -140,16 +139,15 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
       const smoke = proposal.smoke
         ? async () => {
             const smokeStarted = performance.now();
-            const { expectationsFor, runSmoke, tunnelTarget } = await import('../smoke/smoke.js');
+            const [{ expectationsFor, runSmoke, tunnelTarget }, { publicKeyExpectations }] = await Promise.all([import('../smoke/smoke.js'), import('./signers.js')]);
             // A restored config on public keys: no private key here, so the refusals are proven and admission is not.
-            const publicKeys = restored.keys.mode === 'secret' ? undefined : { signers: [], knownKids: restored.keys.mode === 'published' ? restored.keys.keys.map((k) => k.kid) : [] };
+            const publicKeys = publicKeyExpectations(restored.keys, undefined, [], undefined, connector.label);
             const report = await runSmoke(
               tunnelTarget(connector, facts, plan.domain),
-              {
-                ...expectationsFor(
+              expectationsFor(
                 {
                   appId: restored.appId!,
-                  appSecret: restored.appSecret ?? randomBytes(32).toString('base64url'),
+                  appSecret: restored.appSecret,
                   allowEmptyToken: restored.allowEmptyToken,
                   roomCheck: restored.roomCheck,
                   issuers: restored.issuers,
@@ -157,9 +155,9 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
                   moderatorFromToken: restored.moderatorFromToken || undefined,
                 },
                 previousSecrets,
-                ),
-                ...(publicKeys ? { publicKeys } : {}),
-              },
+                undefined,
+                publicKeys,
+              ),
             );
             result.smoke = report;
             result.timings.smokeSeconds = seconds(performance.now() - smokeStarted);

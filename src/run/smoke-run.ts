@@ -1,7 +1,6 @@
 // smoke as a run: prove token authentication on every host through an SSH
 // tunnel to its Prosody, with the credentials each host has (or the ones
 // given); or at one public URL. Changes nothing, takes no lock.
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Connector } from '../connector/types.js';
@@ -43,16 +42,12 @@ export async function smokeHosts(hosts: HostsRequest, options: TokenOptions): Pr
         const report = await runSmoke(
           tunnelTarget(host.connector, host.facts, host.domain),
           // Moderator cases run wherever the host makes moderators from the token.
-          {
-            ...expectationsFor({
-              ...options,
-              appId: options.appId ?? host.appId,
-              // A host on public keys has no secret: an HS token signed with a random one must be refused there.
-              appSecret: options.appSecret ?? host.appSecret ?? randomBytes(32).toString('base64url'),
-              moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
-            }, [], host.access),
-            ...(publicKeys ? { publicKeys } : {}),
-          },
+          expectationsFor({
+            ...options,
+            appId: options.appId ?? host.appId,
+            appSecret: options.appSecret ?? host.appSecret,
+            moderatorFromToken: options.moderatorFromToken ?? (host.moderatorFromToken || undefined),
+          }, [], host.access, publicKeys),
           { accounts: new HostAccounts(host.connector) },
         );
         recordSmoke(member.result, report, host.connector.label);

@@ -23,7 +23,8 @@ export interface SmokeTarget {
 
 export interface SmokeExpectations {
   appId: string;
-  appSecret: string;
+  /** HS256 hosts sign with it; hosts on public keys (publicKeys) have none */
+  appSecret?: string;
   /** the server admits clients without a token on purpose */
   allowEmptyToken: boolean;
   roomCheck: boolean;
@@ -81,11 +82,13 @@ export function tunnelTarget(connector: Pick<Connector, 'openTunnel'>, facts: Ho
 
 /** What a server with these token settings must do with each case. */
 export function expectationsFor(
-  settings: { appId: string; appSecret: string; allowEmptyToken: boolean; roomCheck: boolean; issuers?: string[]; audiences?: string[]; moderatorFromToken?: boolean },
+  settings: { appId: string; appSecret?: string; allowEmptyToken: boolean; roomCheck: boolean; issuers?: string[]; audiences?: string[]; moderatorFromToken?: boolean },
   previousSecrets: string[] = [],
   access?: AccessExpectations,
+  publicKeys?: SmokeExpectations['publicKeys'],
 ): SmokeExpectations {
   return {
+    ...(publicKeys ? { publicKeys } : {}),
     appId: settings.appId,
     appSecret: settings.appSecret,
     allowEmptyToken: settings.allowEmptyToken,
@@ -338,6 +341,7 @@ export function smokePlan(expect: SmokeExpectations, fresh: Partial<FreshValues>
     cases.push({ kind: 'token', name: 'shared-secret token', expected: 'refused', signers: [{ secret }] });
     for (const key of keys.retired ?? []) cases.push({ kind: 'token', name: 'retired kid', expected: 'refused', kid: key.kid, signers: [{ key }] });
   } else {
+    if (expect.appSecret === undefined) throw new Error('a smoke test of a host on a shared secret needs that secret');
     signer = { secret: expect.appSecret };
     cases.push({ kind: 'token', name: 'valid token', expected: 'admitted', first: true, signers: [signer] });
     cases.push(noToken);
