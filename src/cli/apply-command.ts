@@ -4,7 +4,7 @@
 import { SettingsError } from '../errors.js';
 import { runChange, type ChangeCommand, type ChangeSettings } from '../run/change-run.js';
 import { DEFAULT_DPKG_LOCK_TIMEOUT_SECONDS, DEFAULT_KEEP_BACKUPS } from '../settings/defaults.js';
-import { readTokenOptions, type TokenOptions } from '../settings/settings.js';
+import { readSigningOptions, readTokenOptions, type TokenOptions } from '../settings/settings.js';
 import { readPublicKey, validateKid } from '../token/keys.js';
 import { hostsRequest, type FleetFlags } from './flags.js';
 import { canAsk, confirm } from './prompt.js';
@@ -35,7 +35,8 @@ async function rotateKeyOptions(flags: ApplyFlags): Promise<TokenOptions> {
   const add = flags.addPublicKey !== undefined ? [{ kid: validateKid(flags.kid!), pem: await readPublicKey(flags.addPublicKey) }] : [];
   const retire = flags.retireKid !== undefined ? [validateKid(flags.retireKid, '--retire-kid')] : [];
   if (add.some((a) => retire.includes(a.kid))) throw new SettingsError(`--kid and --retire-kid both name "${retire[0]}"`, 'a new key needs a new kid');
-  const { privateKeys } = await readTokenOptions({ privateKey: flags.privateKey });
+  // --kid names the new key here, so the private keys are matched to their kids by their public halves only.
+  const { privateKeys } = await readSigningOptions({ privateKey: flags.privateKey });
   return { domain: flags.domain, allowEmptyToken: false, roomCheck: true, allowWeakSecret: true, keySource: { kind: 'published-change', add, retire }, ...(privateKeys ? { privateKeys } : {}) };
 }
 

@@ -14,7 +14,7 @@ import { changePlanned } from '../run/change-run.js';
 import { closeHosts, openHosts, type OpenHost } from '../run/hosts.js';
 import { planHosts } from '../run/planning.js';
 import { checkSecretOut } from '../run/secret-delivery.js';
-import { listOption, readKeySource, secretFromFileContent, validateAppId, validateSecret, type KeySourceWish, type TokenOptions } from '../settings/settings.js';
+import { listOption, readKeySource, readSigningOptions, secretFromFileContent, validateAppId, validateSecret, type KeySourceWish, type TokenOptions } from '../settings/settings.js';
 import { describeKeys, readsJwks, type KeySettings } from '../plan/keys.js';
 import { readPrivateKeys, validateKid } from '../token/keys.js';
 import { mintToken } from '../token/mint.js';
@@ -106,8 +106,7 @@ const chosenDomain = (domains: ReturnType<typeof jitsiDomains>, name: string) =>
  */
 async function chooseKeys(host: OpenHost, flags: ApplyFlags, current: KeySettings, rotating: boolean): Promise<Pick<TokenOptions, 'keySource' | 'privateKeys' | 'signingKid'>> {
   const given = await readKeySource(flags);
-  const privateKeys = await readPrivateKeys(flags.privateKey);
-  const fromFlags = { ...(privateKeys.length > 0 ? { privateKeys } : {}), ...(flags.kid !== undefined ? { signingKid: validateKid(flags.kid) } : {}) };
+  const fromFlags = await readSigningOptions(flags);
   if (given || rotating) return { keySource: given, ...fromFlags };
   const kind = await ask<string>({
     type: 'select',

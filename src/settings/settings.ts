@@ -130,6 +130,12 @@ export function validateKeyUrl(text: string, flag: string): string {
   return flag === '--key-server' ? text.replace(/\/+$/, '') : text;
 }
 
+/** The private keys a smoke test signs with (--private-key), and the kid they sign as (--kid). */
+export async function readSigningOptions(flags: Pick<TokenFlags, 'privateKey' | 'kid'>): Promise<Pick<TokenOptions, 'privateKeys' | 'signingKid'>> {
+  const privateKeys = await readPrivateKeys(flags.privateKey);
+  return { ...(privateKeys.length > 0 ? { privateKeys } : {}), ...(flags.kid !== undefined ? { signingKid: validateKid(flags.kid) } : {}) };
+}
+
 /** --key-server, --jwks-url, --public-key/--kid or --shared-secret: at most one of them. */
 export async function readKeySource(flags: TokenFlags): Promise<KeySourceWish | undefined> {
   const given = [
@@ -172,14 +178,12 @@ export async function readTokenOptions(flags: TokenFlags, env: NodeJS.ProcessEnv
       flags.appSecretFile ? 'drop --app-secret-file' : 'unset JITSI_JWT_APP_SECRET',
     );
   }
-  const privateKeys = await readPrivateKeys(flags.privateKey);
   return {
     domain: flags.domain,
     appId: flags.appId,
     appSecret,
     keySource,
-    ...(privateKeys.length > 0 ? { privateKeys } : {}),
-    ...(flags.kid !== undefined ? { signingKid: validateKid(flags.kid) } : {}),
+    ...(await readSigningOptions(flags)),
     allowEmptyToken: Boolean(flags.allowEmptyToken),
     issuers: flags.issuers,
     audiences: flags.audiences,
