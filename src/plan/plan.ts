@@ -202,7 +202,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     ...(debconf ? { debconf } : {}),
     // The smoke test makes Prosody fetch new keys: a rollback must make it forget them.
     ...(keyFiles.added.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
-    keys: keysSummary(settings.previousKeys, settings.keys, keyFiles.added, keyFiles.retired, facts, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
+    keys: keysSummary(settings.previousKeys, settings.keys, publicKeys?.asapKeyServer, keyFiles, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
   };
 }
 
@@ -263,12 +263,11 @@ function publicKeySettings(facts: HostFacts, keys: KeySettings, domain: string):
 }
 
 /** `hadTokens`: the host took tokens before, so a change of key kind cuts those tokens off. */
-function keysSummary(from: KeySettings, to: KeySettings, added: string[], retired: string[], facts: HostFacts, domain: string, hadTokens: boolean): Plan['keys'] {
-  const pk = publicKeySettings(facts, to, domain);
+function keysSummary(from: KeySettings, to: KeySettings, keyServer: string | undefined, { added, retired }: { added: string[]; retired: string[] }, domain: string, hadTokens: boolean): Plan['keys'] {
   return {
     mode: to.mode,
     description: describeKeys(to),
-    ...(pk ? { keyServer: pk.asapKeyServer } : {}),
+    ...(keyServer ? { keyServer } : {}),
     ...(to.mode === 'jwks' ? { jwksUrl: to.url } : {}),
     ...(to.mode === 'published' ? { kids: to.keys.map((k) => k.kid), dir: keyDir(domain) } : {}),
     ...(added.length > 0 ? { added } : {}),
