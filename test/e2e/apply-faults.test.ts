@@ -34,6 +34,19 @@ afterAll(async () => {
 });
 
 /** A stock host still admits anonymous clients: proof it works as before. */
+/**
+ * A freshly reset host whose room checks check nothing (a token for another
+ * room gets in, so the smoke test's wrong-room case fails), with its stock
+ * domain config as it was before any apply.
+ */
+async function stockHostWithoutRoomChecks(name: string): Promise<{ host: HostRecord; stockConfig: string }> {
+  await bed.reset([name]);
+  const host = await bed.host(name);
+  const stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
+  await bed.ssh(name, `echo 'module:log("info", "room checks switched off for a test");' > /usr/share/jitsi-meet/prosody-plugins/mod_token_verification.lua`);
+  return { host, stockConfig };
+}
+
 async function stillStock(host: HostRecord, stockConfig: string): Promise<void> {
   expect((await bed.ssh(host.name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(stockConfig);
   const attempt = await attemptJoin({ url: `http://${host.address}:5280/http-bind`, domain: DOMAIN, room: `probe-${randomBytes(3).toString('hex')}` });
@@ -198,11 +211,7 @@ EOF`,
   if (name === 'bookworm-1') {
     describe.sequential('a smoke test that fails after apply', () => {
       it('rolls the host back, or keeps the new state with --no-rollback', async () => {
-        await bed.reset([name]);
-        const host = await bed.host(name);
-        const stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
-        // Room checks that check nothing: a token for another room gets in.
-        await bed.ssh(name, `echo 'module:log("info", "room checks switched off for a test");' > /usr/share/jitsi-meet/prosody-plugins/mod_token_verification.lua`);
+        const { host, stockConfig } = await stockHostWithoutRoomChecks(name);
         const args = ['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults', '--yes'];
         const rolledBack = await jitsiJwt(args, { env });
         expect(rolledBack.exitCode).toBe(EXIT.rolledBack);
@@ -220,11 +229,7 @@ EOF`,
   if (name === 'trixie-1') {
     describe.sequential('--no-rollback with a new secret', () => {
       it('delivers the secret a host keeps, and puts the host back when the delivery fails', async () => {
-        await bed.reset([name]);
-        const host = await bed.host(name);
-        const stockConfig = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
-        // Room checks that check nothing: the smoke test's wrong-room case gets in, so the smoke test fails.
-        await bed.ssh(name, `echo 'module:log("info", "room checks switched off for a test");' > /usr/share/jitsi-meet/prosody-plugins/mod_token_verification.lua`);
+        const { host, stockConfig } = await stockHostWithoutRoomChecks(name);
         const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'no-rollback-'));
         // No secret given: the host gets a generated one, which only the delivery hands on.
         const args = ['apply', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults', '--yes', '--no-rollback'];
