@@ -81,10 +81,6 @@ export async function checkChange(settings: Pick<ChangeSettings, 'command' | 'op
   if (delivery.exec !== undefined && delivery.exec.trim() === '') {
     throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
   }
-  const keySource = settings.options.keySource;
-  if ((delivery.secretOut || delivery.exec !== undefined) && keySource && keySource.kind !== 'secret') {
-    throw new SettingsError('--secret-out and --exec hand out the app secret, and public-key tokens (RS256) use none', 'drop them: your backend signs with its private key');
-  }
   if (settings.command === 'rotate-secret' && settings.options.appSecret === undefined && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
     throw new SettingsError(
       'the new secret would reach nobody: rotate-secret never prints it unless asked',
@@ -129,6 +125,11 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
     notStarted(members, `${members.filter((m) => m.result.error).map((m) => m.entry.name).join(', ')} could not be planned`);
     return outcome(settings.command, members, started, { shared });
   }
+  if ((settings.delivery.secretOut || settings.delivery.exec !== undefined) && !ready.some(onSharedSecret)) {
+    const error = new SettingsError('--secret-out and --exec hand out the app secret, and these hosts verify RS256 tokens with public keys: there is none', 'drop them: your backend signs with its private key');
+    notStarted(members, 'there is no secret to hand out');
+    return outcome(settings.command, members, started, { shared, ready, runError: errorInfo(error), exitCode: exitCodeFor(error) });
+  }
   callbacks.onPlanned?.(ready);
   const converged = ready.every((m) => isEmpty(m.host!.plan));
   if (!converged && callbacks.confirm) {
@@ -154,9 +155,7 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
       delivered.push('exec');
     }
     const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));
-    // Hosts on public keys hold no secret: there is none to hand out.
-    const onSecret = ready.some((m) => m.host!.settings.keys.mode === 'secret');
-    if (file && onSecret && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
+    if (file && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
   };
   const applied = await applyHosts(ready, {
     concurrency: settings.concurrency,
@@ -188,10 +187,14 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   return outcome(settings.command, members, started, { shared, ready, applied: true, secretChanged, delivered, runError: applied.commitError, exitCode });
 }
 
-/** A host whose shared secret the run changes (hosts on public keys have none that counts). */
+/** A host that verifies tokens with the shared secret once planned (hosts on public keys hold none). */
+function onSharedSecret(m: Member<Planned>): boolean {
+  return m.host!.settings.keys.mode === 'secret';
+}
+
+/** A host whose shared secret the run changes. */
 function secretChanges(m: Member<Planned>): boolean {
-  const settings = m.host!.settings;
-  return settings.keys.mode === 'secret' && settings.previousSecret !== settings.appSecret;
+  return onSharedSecret(m) && m.host!.settings.previousSecret !== m.host!.settings.appSecret;
 }
 
 function smokeFor(planned: Planned, previousSecrets: string[], options: TokenOptions) {

@@ -135,6 +135,11 @@ describe('public keys published on the hosts', () => {
     const secret = await run(['plan', ...targets()], { JITSI_JWT_APP_SECRET: SECRET });
     expectExit(secret, EXIT.badInput);
     expect(secret.doc.hosts.map((h) => h.error?.message)).toEqual([expect.stringMatching(/app secret has no place there/), expect.stringMatching(/app secret has no place there/)]);
+    const out = path.join(work, 'never-written');
+    const delivery = await run(['apply', ...targets(), '--yes', '--secret-out', out]);
+    expectExit(delivery, EXIT.badInput);
+    expect(delivery.doc.error?.message).toMatch(/hand out the app secret/);
+    await expect(fs.stat(out)).rejects.toThrow();
   });
 
   it('rotate-key accepts a second key without a restart, then retires the first with one', async () => {
