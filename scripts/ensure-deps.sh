@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test bed and the tool need on a fresh Debian machine (as
-# root): Debian packages for building and reaching test hosts, and the npm
-# dependencies (npm ci also builds dist/). Does nothing that is already done.
+# root): Debian packages for building, booting (systemd-nspawn) and reaching
+# test hosts, and the npm dependencies (npm ci also builds dist/). Does nothing
+# that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ fi
 declare -A providers=(
 	[mmdebstrap]=mmdebstrap [zstd]=zstd [ssh]=openssh-client [ssh-keygen]=openssh-client
 	[unshare]=util-linux [ss]=iproute2 [openssl]=openssl [chroot]=coreutils
+	[systemd-nspawn]=systemd-container
 )
 missing=()
 for command in "${!providers[@]}"; do

@@ -1,6 +1,8 @@
-// A test bed: named set of disposable Debian hosts on this machine, each in its
-// own mount/PID/UTS namespace and chroot, sharing the network namespace, each
-// on its own loopback address where its sshd and Prosody listen.
+// A test bed: named set of disposable Debian hosts on this machine, sharing its
+// network namespace, each on its own loopback address where its sshd and
+// Prosody listen. A host boots with systemd as PID 1 under systemd-nspawn (as
+// real servers run), or without systemd: its own mount/PID/UTS namespace and a
+// chroot under the test bed's init.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs';
@@ -10,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { withLock } from './lock.js';
 import { ensureImage, type Suite } from './rootfs-image.js';
-import { provisionHost, type HostSpec } from './provision.js';
+import { provisionHost, type HostSpec, type InitSystem } from './provision.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const BOOT_SCRIPT = path.join(HERE, 'boot-host.sh');
+export const BOOT_SYSTEMD_SCRIPT = path.join(HERE, 'boot-systemd-host.sh');
 
 const BED_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -30,9 +33,11 @@ export const USERS = {
 } as const;
 
 export interface HostRecord extends HostSpec {
-  /** PID (in this machine's namespace) of the unshare process holding the host's namespaces. */
-  unsharePid?: number;
+  /** PID (in this machine's namespace) of the process holding the host: systemd-nspawn, or unshare for hosts without systemd. */
+  launcherPid?: number;
   bootId?: string;
+  /** systemd hosts: the cgroup (relative to each hierarchy's root) the host runs in, for this boot */
+  cgroup?: string;
 }
 
 interface BedFile {
@@ -47,6 +52,8 @@ export interface UpOptions {
   pluginsDir?: string;
   domainConfigFile?: string;
   brokenProsodyInit: boolean;
+  /** systemd as PID 1 (the default: what servers run), or the test bed's own init */
+  init?: InitSystem;
 }
 
 export interface Timing {
@@ -127,7 +134,7 @@ export class TestBed {
     });
   }
 
-  /** Makes sure the bed has `count` hosts of each suite and that all of them run. */
+  /** Makes sure the bed has `count` hosts of each suite with the given init and that all of them run. */
   async up(options: UpOptions, log: (line: string) => void = () => {}): Promise<Timing[]> {
     const timings: Timing[] = [];
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -141,8 +148,10 @@ export class TestBed {
     const created = await withLock(path.join(this.dir, 'bed.lock'), async () => {
       const hosts = await this.hosts();
       const fresh: HostRecord[] = [];
+      const init = options.init ?? 'systemd';
+      // Hosts without systemd are counted apart and named <suite>-sysv-<n>.
       const wanted = options.suites.flatMap((suite) => {
-        const ofSuite = hosts.filter((h) => h.suite === suite).length;
+        const ofSuite = hosts.filter((h) => h.suite === suite && (h.init ?? 'systemd') === init).length;
         return Array.from({ length: Math.max(0, options.count - ofSuite) }, (_, k) => ({ suite, index: ofSuite + k + 1 }));
       });
       const addresses = await leaseAddresses(this.dir, wanted.length);
@@ -150,7 +159,7 @@ export class TestBed {
         for (const { index: i } of wanted.filter((w) => w.suite === suite)) {
           const address = addresses.shift()!;
           const host: HostRecord = {
-            name: `${suite}-${i}`,
+            name: init === 'systemd' ? `${suite}-${i}` : `${suite}-sysv-${i}`,
             suite,
             address,
             domain: options.domain,
@@ -158,8 +167,10 @@ export class TestBed {
             pluginsDir: options.pluginsDir ? path.resolve(options.pluginsDir) : undefined,
             domainConfigFile: options.domainConfigFile ? path.resolve(options.domainConfigFile) : undefined,
             brokenProsodyInit: options.brokenProsodyInit,
+            init,
             focusPassword: randomBytes(12).toString('base64url'),
           };
+          await this.ensureHostKey(host.name);
           fresh.push(host);
           hosts.push(host);
         }
@@ -213,31 +224,32 @@ export class TestBed {
     );
   }
 
-  /** Stops one host: SIGTERM to its init (services stop cleanly), SIGKILL after a grace period. */
+  /**
+   * Stops one host: a clean shutdown first (SIGTERM to nspawn powers a systemd
+   * host off; the test bed's init stops the services), SIGKILL after a grace
+   * period; then its cgroups and mounts go.
+   */
   async stop(host: HostRecord): Promise<void> {
     const root = this.hostRoot(host.name);
-    // unshare holds SIGTERM while it waits: signal the host's init (its child) instead.
-    if (host.unsharePid && isUnshareOf(host.unsharePid, root)) {
-      for (const pid of childrenOf(host.unsharePid)) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-      }
+    if (host.launcherPid && isLauncherOf(host.launcherPid, root)) {
+      // nspawn shuts its container down on SIGTERM; unshare holds SIGTERM while it waits, so its child (the host's init) gets it.
+      const targets = host.init === 'systemd' ? [host.launcherPid] : childrenOf(host.launcherPid);
+      for (const pid of targets) kill(pid, 'SIGTERM');
     }
     const deadline = Date.now() + 15_000;
-    while ((await processesIn(root)).length > 0 && Date.now() < deadline) await sleep(100);
-    for (const pid of await processesIn(root)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    while ((await processesIn(root)).length > 0) await sleep(50);
+    while ((await this.processes(host)).length > 0 && Date.now() < deadline) await sleep(100);
+    for (const pid of await this.processes(host)) kill(pid, 'SIGKILL');
+    while ((await this.processes(host)).length > 0) await sleep(50);
+    if (host.cgroup) await removeCgroups(host.cgroup);
     await this.unmountRoot(host.name);
-    if (host.unsharePid) await this.updateHost(host.name, { unsharePid: undefined, bootId: undefined }).catch(() => {});
+    if (host.launcherPid || host.cgroup) await this.updateHost(host.name, { launcherPid: undefined, bootId: undefined, cgroup: undefined }).catch(() => {});
+  }
+
+  /** PIDs (in this machine's namespace) of every process of a host: its cgroups' under systemd, else those whose root is the host's. */
+  async processes(host: HostRecord): Promise<number[]> {
+    const own = await processesIn(this.hostRoot(host.name));
+    if (!host.cgroup) return own;
+    return [...new Set([...own, ...(await cgroupProcesses(host.cgroup))])];
   }
 
   private mounted(host: string): boolean {
@@ -263,8 +275,8 @@ export class TestBed {
   }
 
   async isRunning(host: HostRecord): Promise<boolean> {
-    if (!host.unsharePid || !host.bootId) return false;
-    if (!isUnshareOf(host.unsharePid, this.hostRoot(host.name))) return false;
+    if (!host.launcherPid || !host.bootId) return false;
+    if (!isLauncherOf(host.launcherPid, this.hostRoot(host.name))) return false;
     return (await this.readyId(host.name)) === host.bootId;
   }
 
@@ -274,6 +286,16 @@ export class TestBed {
     } catch {
       return undefined;
     }
+  }
+
+  /** The host's ssh host key, made once and kept outside its root, so resets and re-provisioning keep it. */
+  private async ensureHostKey(name: string): Promise<string> {
+    const hostKey = path.join(this.hostDir(name), 'ssh_host_ed25519_key');
+    if (!existsSync(hostKey)) {
+      await fs.mkdir(this.hostDir(name), { recursive: true });
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${name}`, '-f', hostKey]);
+    }
+    return hostKey;
   }
 
   private async ensureKeys(): Promise<void> {
@@ -287,17 +309,13 @@ export class TestBed {
 
   /** Builds the host's base: the image, provisioned. The host must be stopped. */
   private async createHostFiles(host: HostRecord, tarball: string): Promise<void> {
-    const dir = this.hostDir(host.name);
     const base = this.baseDir(host.name);
     await this.unmountRoot(host.name);
     // rm(1) removes a root file system in a fraction of the time fs.rm takes.
     await execa('rm', ['-rf', '--one-file-system', base, `${base}.image`]);
     await fs.mkdir(base, { recursive: true });
     await execa('tar', ['--zstd', '-xpf', tarball, '--numeric-owner', '-C', base]);
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-    if (!existsSync(hostKey)) {
-      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${host.name}`, '-f', hostKey]);
-    }
+    const hostKey = await this.ensureHostKey(host.name);
     await provisionHost(base, host, {
       hostKey,
       userPublicKey: await fs.readFile(`${this.keyFile}.pub`, 'utf8'),
@@ -312,19 +330,22 @@ export class TestBed {
     const root = this.hostRoot(host.name);
     const bootId = randomBytes(8).toString('hex');
     await fs.rm(path.join(root, 'var/lib/jitsi-testbed/ready'), { force: true });
+    // The ready unit of a systemd host copies this file; the test bed's init reads BOOT_ID from its environment.
+    await fs.writeFile(path.join(root, 'etc/jitsi-testbed/boot-id'), `${bootId}\n`);
+    const cgroup = host.init === 'systemd' ? `jitsi-testbed/${host.name}-${bootId}` : undefined;
+    const [command, args] =
+      cgroup === undefined
+        ? ['unshare', ['--mount', '--pid', '--uts', '--fork', '--kill-child=SIGTERM', 'bash', BOOT_SCRIPT, root, host.name, bootId]]
+        : ['bash', [BOOT_SYSTEMD_SCRIPT, root, host.name, ...cgroupDirs(cgroup)]];
     const console = openSync(path.join(this.hostDir(host.name), 'console.log'), 'a');
-    const child = spawn(
-      'unshare',
-      ['--mount', '--pid', '--uts', '--fork', '--kill-child=SIGTERM', 'bash', BOOT_SCRIPT, root, host.name, bootId],
-      { detached: true, stdio: ['ignore', console, console] },
-    );
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', console, console] });
     closeSync(console);
     child.unref();
-    if (!child.pid) throw new Error(`could not start unshare for ${host.name}`);
-    await this.updateHost(host.name, { unsharePid: child.pid, bootId });
+    if (!child.pid) throw new Error(`could not start ${command} for ${host.name}`);
+    await this.updateHost(host.name, { launcherPid: child.pid, bootId, cgroup });
     const deadline = Date.now() + 90_000;
     while ((await this.readyId(host.name)) !== bootId) {
-      if (!isUnshareOf(child.pid, root) || Date.now() > deadline) {
+      if (!isLauncherOf(child.pid, root) || Date.now() > deadline) {
         const tail = (await fs.readFile(path.join(this.hostDir(host.name), 'console.log'), 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
         await this.stop(await this.host(host.name));
         throw new Error(`${host.name} did not come up; its console said:\n${tail}`);
@@ -353,8 +374,9 @@ export class TestBed {
         '  LogLevel ERROR',
       );
     }
-    await fs.writeFile(this.knownHostsFile, knownHosts.map((l) => `${l}\n`).join(''));
-    await fs.writeFile(this.sshConfigFile, `${config.join('\n')}\n`);
+    // Replaced whole, never truncated in place: an ssh started meanwhile reads the old file or the new one.
+    await writeAtomically(this.knownHostsFile, knownHosts.map((l) => `${l}\n`).join(''));
+    await writeAtomically(this.sshConfigFile, `${config.join('\n')}\n`);
   }
 
   /** Runs a shell command on a host over ssh, as `user` (root by default). */
@@ -375,12 +397,63 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function isUnshareOf(pid: number, root: string): boolean {
+async function writeAtomically(file: string, content: string): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(temp, content);
+  await fs.rename(temp, file);
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Whether `pid` is the unshare or systemd-nspawn process that holds the host rooted at `root`. */
+function isLauncherOf(pid: number, root: string): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline[0]?.endsWith('unshare') === true && cmdline.includes(root);
+    const program = cmdline[0] ?? '';
+    if (program.endsWith('unshare')) return cmdline.includes(root);
+    // Until it execs nspawn, the launcher is bash running the boot script.
+    return (program.endsWith('systemd-nspawn') && cmdline.includes(`--directory=${root}`)) || (cmdline.includes(BOOT_SYSTEMD_SCRIPT) && cmdline.includes(root));
   } catch {
     return false;
+  }
+}
+
+/**
+ * The directories of a cgroup in every hierarchy systemd uses on this machine:
+ * the unified one (cgroup v2, at the root on a pure v2 machine, under unified/
+ * on a hybrid one) and the named v1 hierarchy of a hybrid or v1 machine.
+ */
+export function cgroupDirs(cgroup: string): string[] {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return [path.join('/sys/fs/cgroup', cgroup)];
+  return ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((hierarchy) => existsSync(path.join(hierarchy, 'cgroup.procs'))).map((hierarchy) => path.join(hierarchy, cgroup));
+}
+
+/** Every PID in a cgroup and the cgroups below it, in every hierarchy. */
+async function cgroupProcesses(cgroup: string): Promise<number[]> {
+  const pids = new Set<number>();
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.isDirectory()) await walk(path.join(dir, entry.name));
+      else if (entry.name === 'cgroup.procs') {
+        for (const pid of (await fs.readFile(path.join(dir, entry.name), 'utf8').catch(() => '')).split('\n')) if (pid) pids.add(Number(pid));
+      }
+    }
+  };
+  for (const dir of cgroupDirs(cgroup)) await walk(dir);
+  return [...pids];
+}
+
+/** Removes a host's (empty) cgroups, the deepest first. */
+async function removeCgroups(cgroup: string): Promise<void> {
+  for (const dir of cgroupDirs(cgroup)) {
+    if (existsSync(dir)) await execa('find', [dir, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+'], { reject: false });
   }
 }
 

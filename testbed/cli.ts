@@ -18,7 +18,8 @@ options:
   --generation 2024|2026 shape of Jitsi's stock domain file: 2024 has no WebSocket (default: 2026)
   --plugins DIR          install DIR as /usr/share/jitsi-meet/prosody-plugins (e.g. Jitsi's own)
   --domain-config FILE   use FILE as the domain config (jitmeet.example.com is replaced by the domain)
-  --broken-prosody-init  keep Debian 12's prosody init script that cannot restart Prosody on Lua 5.4
+  --init systemd|sysv    PID 1 of the hosts: systemd, as on servers (default), or the test bed's own init
+  --broken-prosody-init  keep Debian 12's prosody init script that cannot restart Prosody on Lua 5.4 (sysv hosts)
   --host NAME            with reset: only this host (repeatable)
 `;
 
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       plugins: { type: 'string' },
       'domain-config': { type: 'string' },
       'broken-prosody-init': { type: 'boolean', default: false },
+      init: { type: 'string', default: 'systemd' },
       host: { type: 'string', multiple: true, default: [] },
       all: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
       if (!Number.isInteger(count) || count < 1 || count > 50) fail(`--count must be a whole number from 1 to 50, not "${values.count}"`);
       if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(values.domain)) fail(`"${values.domain}" is not a valid domain name`);
       if (values.generation !== '2024' && values.generation !== '2026') fail('--generation must be 2024 or 2026');
+      if (values.init !== 'systemd' && values.init !== 'sysv') fail('--init must be systemd or sysv');
       const timings = await bed.up(
         {
           suites: suites as Suite[],
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
           pluginsDir: values.plugins,
           domainConfigFile: values['domain-config'],
           brokenProsodyInit: values['broken-prosody-init'],
+          init: values.init,
         },
         log,
       );
@@ -103,7 +107,7 @@ async function printStatus(bed: TestBed): Promise<void> {
     const state = (await bed.isRunning(host)) ? 'running' : 'stopped';
     lines.push(
       '',
-      `${host.name}  ${host.address}  ${host.suite}  ${host.domain}  ${state}${host.brokenProsodyInit ? '  (stock Debian 12 prosody init)' : ''}`,
+      `${host.name}  ${host.address}  ${host.suite}  ${host.domain}  ${state}  ${host.init === 'systemd' ? 'systemd' : 'no systemd'}${host.brokenProsodyInit ? '  (stock Debian 12 prosody init)' : ''}`,
       `  root:              ${bed.sshCommand(host)}`,
       `  passwordless sudo: ${bed.sshCommand(host, USERS.sudo)}`,
       `  sudo by password:  ${bed.sshCommand(host, USERS.sudoPassword)}   (password in ${bed.sudoPasswordFile})`,

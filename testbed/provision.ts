@@ -18,6 +18,9 @@ export const STOCK_DOMAIN_CONFIGS = { '2024': path.join(HERE, 'domain', 'jitsi-m
 export const STOCK_WEB_CONFIG = path.join(HERE, 'web', 'config.js');
 export const PLUGIN_DIR = '/usr/share/jitsi-meet/prosody-plugins';
 
+/** What runs as the host's PID 1: systemd (as on real servers), or the test bed's own init (a container without systemd). */
+export type InitSystem = 'systemd' | 'sysv';
+
 export interface HostSpec {
   name: string;
   suite: Suite;
@@ -29,6 +32,7 @@ export interface HostSpec {
   domainConfigFile?: string;
   /** keep Debian 12's prosody init script, which silently fails to restart Prosody on Lua 5.4 */
   brokenProsodyInit: boolean;
+  init: InitSystem;
   focusPassword: string;
 }
 
@@ -244,6 +248,38 @@ export async function provisionHost(root: string, host: HostSpec, credentials: C
 
   await write(root, 'etc/jitsi/jicofo/jicofo.conf', jicofoConf(host), 0o640);
   await inHost(root, 'chown root:jitsi /etc/jitsi/jicofo/jicofo.conf && mkdir -p /var/log/jitsi && chown root:jitsi /var/log/jitsi && chmod 775 /var/log/jitsi');
+  await provisionSystemd(root);
+}
+
+/**
+ * Units that reach outside the host or make no sense in a container on a
+ * shared network namespace: masked, so a systemd host boots to "running".
+ */
+export const MASKED_UNITS = [
+  'apt-daily.timer', 'apt-daily.service', 'apt-daily-upgrade.timer', 'apt-daily-upgrade.service',
+  'systemd-timesyncd.service', 'systemd-networkd.service', 'systemd-networkd.socket', 'systemd-networkd-wait-online.service',
+  'systemd-resolved.service', 'getty@.service', 'console-getty.service', 'serial-getty@.service', 'getty-static.service',
+  'e2scrub_all.timer', 'e2scrub_reap.service', 'fstrim.timer', 'systemd-pstore.service', 'dpkg-db-backup.timer',
+  'man-db.timer', 'logrotate.timer', 'systemd-tmpfiles-clean.timer',
+];
+
+/**
+ * The services in Jitsi's layout under systemd: Debian's prosody unit, jicofo
+ * from its SysV script only (the generator wraps it), the videobridge's native
+ * unit; the test bed's first-boot and ready units; a volatile journal and an
+ * empty machine-id, as an image has. Hosts without systemd ignore all of it.
+ */
+async function provisionSystemd(root: string): Promise<void> {
+  await write(root, 'etc/machine-id', '', 0o444);
+  await write(root, 'etc/systemd/journald.conf.d/jitsi-testbed.conf', '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n');
+  await inHost(
+    root,
+    [
+      `for u in ${MASKED_UNITS.join(' ')}; do ln -sf /dev/null "/etc/systemd/system/$u"; done`,
+      'update-rc.d jicofo defaults >/dev/null',
+      'systemctl enable jitsi-videobridge2.service jitsi-testbed-firstboot.service jitsi-testbed-ready.service 2>/dev/null',
+    ].join('\n'),
+  );
 }
 
 /** /etc/jitsi/jicofo/jicofo.conf in the shape jicofo's package writes it. */

@@ -28,6 +28,11 @@ export const PACKAGES = [
   'lua-event',
   'lua-readline',
   'python3',
+  // systemd as PID 1, as on every real server: Debian's units for sshd and Prosody, the SysV generator for jicofo.
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'libpam-systemd',
 ];
 
 export function cacheRoot(): string {

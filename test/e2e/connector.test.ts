@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TestBed, USERS, processesIn, type HostRecord } from '../../testbed/bed.js';
+import { TestBed, USERS, type HostRecord } from '../../testbed/bed.js';
 import { connectSsh, parseTarget, type SshOptions } from '../../src/connector/ssh.js';
 import { connectLocal } from '../../src/connector/local.js';
 import type { Connector } from '../../src/connector/types.js';
@@ -309,7 +309,7 @@ async function killSessionOf(nsPid: number, options: { sparingTheScript?: boolea
   const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (pid: number, name: string) => status(pid).match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1] ?? '';
   const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-  const onHost = new Set(await processesIn(bed.hostRoot(host.name)));
+  const onHost = new Set(await bed.processes(await bed.host(host.name)));
   const script = [...onHost].find((pid) => Number(field(pid, 'NSpid').split(/\s+/).pop()) === nsPid);
   if (!script) throw new Error(`no process ${nsPid} on ${host.name}`);
   // Up from the script (through sudo, if any) to sshd's listener: the sshd processes in between serve this connection.

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBed, processesIn, type HostRecord } from '../../testbed/bed.js';
+import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { mintToken } from '../../src/token/mint.js';
 import {
   attemptJoin,
@@ -75,8 +75,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   });
 
   it("binds sshd and Prosody to the host's own address only", async () => {
-    const root = bed.hostRoot(name);
-    const pids = new Set((await processesIn(root)).map(String));
+    const pids = new Set((await bed.processes(host)).map(String));
     const { stdout } = await execa('ss', ['-Hltnp']);
     const listening = stdout
       .split('\n')
