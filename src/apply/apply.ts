@@ -36,7 +36,8 @@ export interface ApplyReport {
   changed: boolean;
   installed: string[];
   backupDir?: string;
-  restarted: { service: ServiceName; how: string }[];
+  /** each service restarted, how, and how long it took to run on new processes (Prosody: until it listened again) */
+  restarted: { service: ServiceName; how: string; seconds?: number }[];
   smoke?: SmokeReport;
   /** configuration check findings the change introduced (always empty on success) */
   newFindings: string[];
@@ -146,12 +147,9 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     emit({ step: 'restart', services: plan.restarts });
     const result = await connector.run(restartScript(plan.restarts, facts.init), { timeoutMs: 180_000 });
     const out = parseScriptOutput(result.stdout);
-    for (const service of plan.restarts) {
-      const how = out.results.get(service);
-      if (how && how !== 'failed') report.restarted.push({ service, how });
-    }
+    report.restarted = restartedServices(plan.restarts, out.results);
     if (result.code !== 0) {
-      const failed = plan.restarts.find((s) => out.results.get(s) === 'failed') ?? plan.restarts[report.restarted.length];
+      const failed = plan.restarts.find((s) => out.results.get(s) === 'failed') ?? plan.restarts.find((s) => !report.restarted.some((r) => r.service === s))!;
       const reason = `${failed} did not come back after a restart${out.logs.length ? `:\n  ${out.logs.join('\n  ')}` : ''}`;
       if (touchesFiles) {
         await rollback(connector, facts, backupDir, plan.restarts, reason, emit);
@@ -212,12 +210,25 @@ async function rollback(connector: Connector, facts: HostFacts, backupDir: strin
     );
   }
   if (restarts.length > 0) {
-    const restarted = await connector.run(restartScript(restarts, facts.init), { timeoutMs: 180_000 });
-    if (restarted.code !== 0) {
+    const result = await connector.run(restartScript(restarts, facts.init), { timeoutMs: 180_000 });
+    if (result.code !== 0) {
+      const out = parseScriptOutput(result.stdout);
+      const back = restartedServices(restarts, out.results).map((r) => r.service);
+      const notBack = restarts.filter((s) => !back.includes(s));
       throw new RollbackFailedError(
-        `${reason}; the previous files are back on ${connector.label}, but restarting the services on them failed`,
-        'restart prosody, jicofo and jitsi-videobridge2 on the host by hand and check their logs',
+        `${reason}; the previous files are back on ${connector.label}, but ${notBack.join(', ')} did not come back on them${back.length ? ` (${back.join(', ')} did)` : ''}${out.logs.length ? `:\n  ${out.logs.join('\n  ')}` : ''}`,
+        `restart ${notBack.join(' and ')} on the host by hand and check ${notBack.length > 1 ? 'their logs' : 'its log'}`,
       );
     }
   }
+}
+
+/** The services a restart script confirmed on new processes, with how long each took. */
+function restartedServices(services: ServiceName[], results: Map<string, string>): ApplyReport['restarted'] {
+  return services.flatMap((service) => {
+    const how = results.get(service);
+    if (!how || how === 'failed') return [];
+    const ms = Number(results.get(`took-${service}`));
+    return [{ service, how, ...(Number.isFinite(ms) && ms >= 0 ? { seconds: ms / 1000 } : {}) }];
+  });
 }

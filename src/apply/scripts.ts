@@ -224,14 +224,18 @@ echo '@@result restored yes'`;
 }
 
 /**
- * Restarts services and confirms each restart by new processes that still run
- * a second later: Prosody first (Jicofo logs in to it, and a real
- * mod_client_proxy only sees focus come online once its component is loaded),
- * then the others together. Where an init script reports success but leaves
- * the old process running (Debian 12's prosody script on Lua 5.4), it stops
- * the service and starts it again; under SysV it then signals the old
- * processes itself, but only those still the service's own (same pid, start
- * time and user as identified from the pidfile before the restart).
+ * Restarts services and confirms each restart by new processes that are still
+ * there once the service is ready: Prosody first (Jicofo logs in to it, and a
+ * real mod_client_proxy only sees focus come online once its component is
+ * loaded), ready when its new processes listen on every address the old ones
+ * did; then the others together, ready when their new processes outlive a
+ * settle time. Where an init script reports success but leaves the old process
+ * running (Debian 12's prosody script on Lua 5.4), it stops the service and
+ * starts it again; under SysV it then signals the old processes itself, but
+ * only those still the service's own (same pid, start time and user as
+ * identified from the pidfile before the restart). Under systemd only
+ * systemctl touches a unit's processes. Each service's line says how long it
+ * took (`@@result took-NAME MS`).
  */
 export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv'): string {
   const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
@@ -241,6 +245,7 @@ export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv')
 ${SERVICE_PIDS_FUNCTION}
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
+now_ms() { read -r up rest < /proc/uptime; echo "\${up%.*}\${up#*.}0"; }
 all_new() { # $1 service, $2 processes before: true when it runs on new processes only
 	now=$(service_pids "$1")
 	[ -n "$now" ] || return 1
@@ -265,7 +270,9 @@ fail_one() {
 restart_one() {
 	before=$(service_pids "$1" | tr '\n' ' ')
 	echo "$before" > "$state/$1.before"
-	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; return 0; fi
+	listening "$1" > "$state/$1.listening"
+	now_ms > "$state/$1.started"
+	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; took "$1"; return 0; fi
 	# The init script did not replace the process: stop the service and start it again.
 	${ctl('stop')} >>"$state/$1.log" 2>&1
 ${
@@ -277,9 +284,23 @@ ${
 	signal_old KILL "$uid" "$before"`
     : ''
 }
-	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; return 0; fi
+	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; took "$1"; return 0; fi
 	fail_one "$1"
 	return 1
+}
+took() { echo "@@result took-$1 $(( $(now_ms) - $(cat "$state/$1.started") ))"; }
+# Ready: listening again on every address the old processes listened on (at most 15 s), still on new processes.
+ready_listening() {
+	i=0
+	while [ $i -lt 150 ]; do
+		all_new "$1" "$(cat "$state/$1.before")" || break
+		missing=$(listening "$1" | comm -13 - "$state/$1.listening")
+		if [ -z "$missing" ]; then took "$1"; return 0; fi
+		i=$((i + 1)); sleep 0.1
+	done
+	fail_one "$1"
+	echo "@@log $1 is not listening again on every address it listened on before the restart"
+	exit 1
 }
 # A service that dies right after starting did not really restart.
 stays_up() {
@@ -290,9 +311,9 @@ stays_up() {
 }
 for s in ${first.join(' ')}; do
 	restart_one "$s" || exit 1
+	# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
+	ready_listening "$s"
 done
-# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
-${first.length > 0 ? `stays_up ${first.join(' ')}` : ''}
 for s in ${rest.join(' ')}; do
 	restart_one "$s" > "$state/$s.out" &
 done

@@ -124,6 +124,12 @@ export function renderUnproven(report: SmokeReport, style: Style): string[] {
   return [yellow(style, '  NOT PROVEN:'), ...report.unproven.map((text) => yellow(style, `    ${text}`))];
 }
 
+/** "jicofo (1.2 s)", "prosody (restarted-by-stop-start, 3.1 s)". */
+function describeRestart(restart: ApplyReport['restarted'][number]): string {
+  const notes = [...(restart.how === 'restarted' ? [] : [restart.how]), ...(restart.seconds === undefined ? [] : [`${restart.seconds.toFixed(1)} s`])];
+  return `${restart.service}${notes.length ? ` (${notes.join(', ')})` : ''}`;
+}
+
 export function renderReport(report: ApplyReport, plan: Plan, options: { showSecret: boolean; secret: string; issuer?: string; audience?: string }, style: Style): string {
   const out: string[] = [];
   if (!report.changed) {
@@ -131,7 +137,7 @@ export function renderReport(report: ApplyReport, plan: Plan, options: { showSec
   } else {
     if (report.installed.length > 0) out.push(`installed: ${report.installed.join(', ')}`);
     if (report.backupDir) out.push(`backup of every file touched: ${report.backupDir} (on the host)`);
-    if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map((r) => `${r.service}${r.how === 'restarted' ? '' : ` (${r.how})`}`).join(', ')}`);
+    if (report.restarted.length > 0) out.push(`restarted: ${report.restarted.map(describeRestart).join(', ')}`);
   }
   if (report.smoke) out.push('', renderSmoke(report.smoke, style));
   out.push('', renderBackend(plan, options, style));

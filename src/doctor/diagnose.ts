@@ -341,8 +341,9 @@ function serviceChecks(facts: HostFacts, add: Add): void {
       id: 'service-down',
       severity: 'problem',
       title: `${name} is not running`,
-      evidence: [`no live process of ${name}'s ${facts.init === 'systemd' ? 'unit' : 'pidfile'}`],
-      fix: `start it (${facts.init === 'systemd' ? `systemctl start ${name}` : `service ${name} start`}) and read its log if it stops again`,
+      evidence: [facts.init === 'systemd' ? `no live process in the cgroup of ${name}.service (a unit can say "active (exited)" with its daemon gone)` : `no live process of ${name}'s pidfile`],
+      // systemctl start does nothing to a unit that still counts as active with its daemon gone.
+      fix: `restart it (${facts.init === 'systemd' ? `systemctl restart ${name}` : `service ${name} restart`}) and read its log if it stops again`,
     });
   }
   const started = facts.services.prosody.startedAt;

@@ -130,8 +130,7 @@ ${AS_PROSODY_FUNCTION}
 lua_job=$!
 (
 ${section('listening')}
-inodes=$(for p in $(service_pids prosody | cut -d: -f1); do ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\\[\\([0-9]*\\)\\]$/\\1/p'; done | tr '\\n' ' ')
-awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {print $2}' /proc/net/tcp 2>/dev/null
+listening prosody
 ${section('services')}
 for s in ${SERVICES.join(' ')}; do
 	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi

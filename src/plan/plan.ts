@@ -181,7 +181,10 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }
   if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');
-  const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : [];
+  // A component that died (jicofo's unit stays "active (exited)" then) restarts on its own when nothing else needs a restart.
+  const down = SERVICES.filter((s) => s !== 'prosody' && facts.services[s].installed && facts.services[s].processes.length === 0);
+  const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : down;
+  for (const service of down) restartReasons.push(`${service} is not running`);
   for (const service of SERVICES) {
     if (restarts.length > 0 && !facts.services[service].installed) warnings.push(`${service} is not installed here; it is not restarted`);
   }

@@ -40,7 +40,7 @@ export interface RunDocumentShape {
     warnings: string[];
     files: { path: string; purpose: string; diff: string }[];
     access: { withoutToken: { kind: string; entry: string; reason: string; lobby: boolean }[]; guests: boolean } | null;
-    applied: { changed: boolean; installed: string[]; restarted: { service: string; how: string }[] } | null;
+    applied: { changed: boolean; installed: string[]; restarted: { service: string; how: string; seconds?: number }[] } | null;
     keys?: { mode: string; description: string; keyServer?: string; jwksUrl?: string; kids?: string[]; added?: string[]; retired?: string[]; cutOver?: { from: string; to: string } } | null;
     smoke: { ok: boolean; cases: { name: string; expected: string; observed: string; verdict: string; ok: boolean; kid?: string }[]; leftovers?: string[]; unproven?: string[] } | null;
     timings: { totalSeconds: number; roundTrips: number };

@@ -62,6 +62,26 @@ describe('planTokenAuth', () => {
     expect(p.restartReasons.join()).toMatch(/older than the file/);
   });
 
+  it.each([
+    [['jicofo'], ['jicofo']],
+    [['jicofo', 'jitsi-videobridge2'], ['jicofo', 'jitsi-videobridge2']],
+    // Jicofo and the videobridge log in to Prosody: they restart with it.
+    [['prosody'], ['prosody', 'jicofo', 'jitsi-videobridge2']],
+  ] as const)('on a converged host with %j down, restarts %j', (down, restarts) => {
+    const f = converged();
+    for (const service of down) f.services[service] = { installed: true, processes: [] };
+    const p = plan(f);
+    expect(p.files).toEqual([]);
+    expect(p.restarts).toEqual(restarts);
+    expect(p.restartReasons.join('; ')).toMatch(/not running/);
+  });
+
+  it('restarts every service, the dead one among them, when the config changes too', () => {
+    const p = plan(facts({ services: { ...facts().services, jicofo: { installed: true, processes: [] } } }));
+    expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(p.restartReasons).toContain('jicofo is not running');
+  });
+
   it('skips services that are not installed, with a warning', () => {
     const p = plan(facts({ services: { ...facts().services, 'jitsi-videobridge2': { installed: false, processes: [] } } }));
     expect(p.restarts).toEqual(['prosody', 'jicofo']);
