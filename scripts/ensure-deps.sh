@@ -29,7 +29,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
-if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# By content, not modification time: a fresh checkout (or a git worktree sharing
+# node_modules) has a newer package-lock.json without needing anything new.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -e node_modules/.package-lock.json ] || [ "$(cat node_modules/.jitsi-jwt-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
 	npm ci --no-audit --no-fund --loglevel=error
+	echo "$lock_hash" > node_modules/.jitsi-jwt-lock-hash
 fi
 npm run --silent build

@@ -411,14 +411,14 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Whether `pid` is the unshare or systemd-nspawn process that holds the host rooted at `root`. */
+/**
+ * Whether `pid` is the process that holds the host rooted at `root`: unshare,
+ * or systemd-nspawn — and, on its way there, the boot script, unshare and sh
+ * it execs through, each of which names the root.
+ */
 function isLauncherOf(pid: number, root: string): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const program = cmdline[0] ?? '';
-    if (program.endsWith('unshare')) return cmdline.includes(root);
-    // Until it execs nspawn, the launcher is bash running the boot script.
-    return (program.endsWith('systemd-nspawn') && cmdline.includes(`--directory=${root}`)) || (cmdline.includes(BOOT_SYSTEMD_SCRIPT) && cmdline.includes(root));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg === root || arg === `--directory=${root}`);
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { mintToken } from '../../src/token/mint.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
-import { attemptJoin, domainFile, prosodyPid, restartProsody } from '../support/token-host.js';
+import { attemptJoin, domainFile, eventNames, prosodyPid, restartProsody, serviceEvents } from '../support/token-host.js';
 import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
@@ -26,10 +26,6 @@ function luaQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-async function serviceEvents(name: string): Promise<string[]> {
-  const { stdout } = await bed.ssh(name, 'cat /var/log/jitsi/testbed-services.log');
-  return stdout.split('\n').filter(Boolean);
-}
 
 describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
   let host: HostRecord;
@@ -60,7 +56,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
 
   it('applies as the sudo user: exact edit, libraries loading, one restart each, smoke test passing', async () => {
     const pidBefore = await prosodyPid(bed, name);
-    const eventsBefore = (await serviceEvents(name)).length;
+    const eventsBefore = (await serviceEvents(bed, name)).length;
     const apply = await jitsiJwt(['apply', target(), ...flags(), '--yes', '--json'], { env });
     expect(apply.stderr).toBe('');
     expect(apply.exitCode).toBe(0);
@@ -95,7 +91,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await bed.ssh(name, `lua5.4 -e 'for _, m in ipairs({"cjson.safe", "openssl.hmac", "basexx", "inspect", "ssl"}) do require(m) end'`);
 
     expect(await prosodyPid(bed, name)).not.toBe(pidBefore);
-    const events = (await serviceEvents(name)).slice(eventsBefore).map((line) => line.split(' ').slice(1, 3).join(' '));
+    const events = eventNames((await serviceEvents(bed, name)).slice(eventsBefore));
     // Once each; the two restart together after Prosody, in either order.
     expect([...events].sort()).toEqual(['jicofo restart', 'jitsi-videobridge2 restart']);
 
@@ -112,13 +108,13 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
 
   it('changes nothing and restarts nothing on a second run', async () => {
     const pidBefore = await prosodyPid(bed, name);
-    const eventsBefore = await serviceEvents(name);
+    const eventsBefore = await serviceEvents(bed, name);
     const configBefore = (await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout;
     const again = await jitsiJwt(['apply', target(), ...flags(), '--yes'], { env });
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('No changes');
     expect(await prosodyPid(bed, name)).toBe(pidBefore);
-    expect(await serviceEvents(name)).toEqual(eventsBefore);
+    expect(await serviceEvents(bed, name)).toEqual(eventsBefore);
     expect((await bed.ssh(name, `cat ${domainFile(DOMAIN)}`)).stdout).toBe(configBefore);
 
     // Without the secret: the host's is kept, never rotated.

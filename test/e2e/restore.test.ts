@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/errors.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
-import { attemptJoin, domainFile, prosodyPid, secretAdmitted, waitForFocus } from '../support/token-host.js';
+import { attemptJoin, domainFile, eventNames, prosodyPid, secretAdmitted, serviceEvents, waitForFocus } from '../support/token-host.js';
 import { parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
@@ -49,7 +49,6 @@ const ownership = () => sh(`stat -c '%a %U %G' ${domainFile(DOMAIN)}`);
 const backupIds = async () => (await sh(`ls -1 ${ROOT}`)).split('\n').filter((line) => STAMP.test(line));
 /** The name of the backup a run made, from its run document. */
 const backupOf = (stdout: string) => path.basename((parseRunDocument(stdout).hosts[0] as unknown as { applied: { backupDir: string | null } | null }).applied?.backupDir ?? '');
-const serviceEvents = async () => (await sh('cat /var/log/jitsi/testbed-services.log')).split('\n').filter(Boolean);
 const linkState = async () => (await sh(`for l in ${LINKS.join(' ')}; do printf '%s\\n' "$(readlink "$l" || echo none)"; done`)).split('\n');
 const boshUrl = () => `http://${host.address}:5280/http-bind`;
 
@@ -108,7 +107,7 @@ describe('backups and restore', () => {
     expect(await config()).toBe(tokenConfig);
 
     const pidBefore = await prosodyPid(bed, NAME);
-    const eventsBefore = (await serviceEvents()).length;
+    const eventsBefore = (await serviceEvents(bed, NAME)).length;
     const run = await cli('restore', ['--backup', applyBackup, '--yes', '--json']);
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
@@ -122,7 +121,7 @@ describe('backups and restore', () => {
     expect(await ownership()).toBe(stockOwnership);
     expect(await linkState()).toEqual(['none', 'none']);
     expect(await prosodyPid(bed, NAME)).not.toBe(pidBefore);
-    const events = (await serviceEvents()).slice(eventsBefore).map((line) => line.split(' ').slice(1, 3).join(' '));
+    const events = eventNames((await serviceEvents(bed, NAME)).slice(eventsBefore));
     expect([...events].sort()).toEqual(['jicofo restart', 'jitsi-videobridge2 restart']);
 
     await waitForFocus({ url: boshUrl(), domain: DOMAIN });
@@ -138,12 +137,12 @@ describe('backups and restore', () => {
 
   it('changes nothing and restarts nothing when the host already holds the backup; an unknown backup is named with the real ones', async () => {
     const pidBefore = await prosodyPid(bed, NAME);
-    const eventsBefore = await serviceEvents();
+    const eventsBefore = await serviceEvents(bed, NAME);
     const again = await cli('restore', ['--backup', applyBackup, '--yes']);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain('No changes');
     expect(await prosodyPid(bed, NAME)).toBe(pidBefore);
-    expect(await serviceEvents()).toEqual(eventsBefore);
+    expect(await serviceEvents(bed, NAME)).toEqual(eventsBefore);
     expect(await backupIds()).toEqual([applyBackup, rotateBackup, restoreBackup]);
 
     const unknown = await cli('restore', ['--backup', '2000-01-01T00-00-00-000Z', '--yes']);

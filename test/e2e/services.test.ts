@@ -22,10 +22,9 @@ const env = { JITSI_JWT_APP_SECRET: appSecret };
 const ON_TOKENS = `grep -q 'authentication = \\"token\\" -- do not delete me' ${domainFile(DOMAIN)}`;
 
 beforeAll(async () => {
-  await Promise.all([
-    bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false }),
-    bed.up({ suites: ['bookworm'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false, init: 'sysv' }),
-  ]);
+  // One bed, filled in turn: each up() boots every host of the bed that is not running yet.
+  await bed.up({ suites: ['bookworm', 'trixie'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false });
+  await bed.up({ suites: ['bookworm'], count: 1, domain: DOMAIN, generation: '2026', brokenProsodyInit: false, init: 'sysv' });
 });
 
 afterAll(async () => {
@@ -69,7 +68,7 @@ describe.concurrent.each(['bookworm-1', 'trixie-1', 'bookworm-sysv-1'])('%s', (n
       await bed.ssh(name, `mkdir -p /etc/jitsi-testbed && echo "${ON_TOKENS}" > /etc/jitsi-testbed/die-after-start-jicofo`);
       try {
         const run = await apply(host);
-        expect(run.exitCode, run.stderr).toBe(EXIT.rolledBack);
+        expect(run.exitCode, `${run.stderr}${run.stdout}`).toBe(EXIT.rolledBack);
         const message = parseRunDocument(run.stdout).hosts[0].error?.message ?? '';
         expect(message).toMatch(/jicofo did not come back/);
         expect(message).not.toMatch(/prosody did not|jitsi-videobridge2 did not/);
@@ -84,7 +83,7 @@ describe.concurrent.each(['bookworm-1', 'trixie-1', 'bookworm-sysv-1'])('%s', (n
       await bed.ssh(name, `echo "${ON_TOKENS}" > /etc/jitsi-testbed/fail-start-jitsi-videobridge2`);
       try {
         const run = await apply(host);
-        expect(run.exitCode, run.stderr).toBe(EXIT.rolledBack);
+        expect(run.exitCode, `${run.stderr}${run.stdout}`).toBe(EXIT.rolledBack);
         const message = parseRunDocument(run.stdout).hosts[0].error?.message ?? '';
         expect(message).toMatch(/jitsi-videobridge2 did not come back/);
         expect(message).not.toMatch(/prosody did not|jicofo did not/);
@@ -98,7 +97,7 @@ describe.concurrent.each(['bookworm-1', 'trixie-1', 'bookworm-sysv-1'])('%s', (n
     it('converges once the fault is gone, and confirms every restart by new processes', async () => {
       const before = await serviceProcesses(host, 'jicofo');
       const run = await apply(host);
-      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.exitCode, `${run.stderr}${run.stdout}`).toBe(0);
       const report = parseRunDocument(run.stdout).hosts[0];
       expect(report.applied?.restarted.map((r) => r.service)).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
       for (const restart of report.applied?.restarted ?? []) expect(restart.seconds).toBeGreaterThanOrEqual(0);
@@ -126,7 +125,7 @@ describe.concurrent.each(['bookworm-1', 'trixie-1', 'bookworm-sysv-1'])('%s', (n
 
       const prosodyBefore = await serviceProcesses(host, 'prosody');
       const run = await apply(host);
-      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.exitCode, `${run.stderr}${run.stdout}`).toBe(0);
       const report = parseRunDocument(run.stdout).hosts[0];
       expect(report.applied?.restarted.map((r) => r.service)).toEqual(['jicofo']);
       expect(report.smoke?.ok).toBe(true);
@@ -135,7 +134,7 @@ describe.concurrent.each(['bookworm-1', 'trixie-1', 'bookworm-sysv-1'])('%s', (n
       await admitsTokens(host);
 
       const again = await apply(host);
-      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.exitCode, `${again.stderr}${again.stdout}`).toBe(0);
       expect(parseRunDocument(again.stdout).hosts[0].applied?.restarted ?? []).toEqual([]);
     });
   });

@@ -20,6 +20,7 @@ import {
   restartProsody,
   switchToTokenAuth,
   waitForFocus,
+  serviceEvents,
 } from '../support/token-host.js';
 
 const DOMAIN = 'meet.test';
@@ -146,9 +147,9 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
 
 describe('host lifecycle', () => {
   it('records service restarts with timestamps and new PIDs', async () => {
-    const before = (await bed.ssh('trixie-1', 'cat /var/log/jitsi/testbed-services.log')).stdout.split('\n').length;
+    const before = (await serviceEvents(bed, 'trixie-1')).length;
     await bed.ssh('trixie-1', 'service jicofo restart && service jitsi-videobridge2 restart');
-    const events = (await bed.ssh('trixie-1', 'cat /var/log/jitsi/testbed-services.log')).stdout.split('\n').slice(before);
+    const events = (await serviceEvents(bed, 'trixie-1')).slice(before);
     expect(events).toEqual([
       expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z jicofo restart pid=\d+$/),
       expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z jitsi-videobridge2 restart pid=\d+$/),

@@ -170,3 +170,17 @@ export async function tokenAdmitted(options: { url: string; domain: string; toke
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
+
+/**
+ * The test bed's record of jicofo and videobridge starts on a host, one
+ * "TIME SERVICE EVENT pid=PID" line each. Stops are left out: under systemd a
+ * restart of jicofo's unit (made from its SysV script) runs the script's stop,
+ * then its start, so a stop is part of a restart there.
+ */
+export async function serviceEvents(bed: TestBed, host: string): Promise<string[]> {
+  const { stdout } = await bed.ssh(host, 'cat /var/log/jitsi/testbed-services.log');
+  return stdout.split('\n').filter((line) => line && line.split(' ')[2] !== 'stop');
+}
+
+/** "SERVICE EVENT" of each record line. */
+export const eventNames = (lines: string[]) => lines.map((line) => line.split(' ').slice(1, 3).join(' '));
