@@ -225,7 +225,12 @@ export async function main(argv: string[]): Promise<number> {
   const context: RunContext = { command: '', json: jsonRequested(argv.slice(2)) };
   try {
     await buildProgram(context).parseAsync(argv);
-    return Number(process.exitCode ?? 0);
+    const code = Number(process.exitCode ?? 0);
+    // A run that a signal made put its hosts back exits as the signal would have ended it.
+    if (code !== EXIT.interrupted) return code;
+    const { receivedSignal, signalExitCode } = await import('./progress.js');
+    const signal = receivedSignal();
+    return signal ? signalExitCode(signal) : code;
   } catch (caught) {
     let error = caught;
     if (error instanceof CommanderError) {

@@ -88,20 +88,63 @@ export function progressFor(count: number, json: boolean, describe: (event: Appl
   };
 }
 
-/** Ctrl-C during a change: finish the step under way, then put the hosts back. */
+/** The signals that end a run the way Ctrl-C does: a cancelled CI job sends SIGTERM, a closed terminal or SSH session SIGHUP. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+let received: StopSignal | undefined;
+
+/** The first stop signal this process received during a change, if any. */
+export function receivedSignal(): StopSignal | undefined {
+  return received;
+}
+
+/**
+ * Any stop signal during a change: finish the step under way, then put the
+ * hosts back (the caller's body checks `interrupted`). A later signal is
+ * reported, not obeyed, unless `secondExits`: leaving now would leave hosts
+ * half-changed. After SIGHUP the terminal may be gone: writes to it fail
+ * quietly instead of ending the run mid-rollback.
+ */
 export function interruptibly<T>(
   body: (interrupted: () => boolean) => Promise<T>,
   options: { message?: string; secondExits?: boolean } = {},
 ): Promise<T> {
   let stop = false;
-  const onSignal = () => {
+  const say = (text: string) => {
+    try {
+      process.stderr.write(text);
+    } catch {
+      /* the terminal is gone */
+    }
+  };
+  const onSignal = (signal: StopSignal) => {
+    if (signal === 'SIGHUP') ignoreBrokenOutput();
     if (stop) {
-      if (options.secondExits) process.exit(130);
+      if (options.secondExits) process.exit(128 + osSignals[signal]);
+      say(`\n${signal} again: still putting things back, which a signal does not cut short (a kill -9 now leaves the host for the next run to finish)\n`);
       return;
     }
     stop = true;
-    process.stderr.write(`\n${options.message ?? 'interrupted: finishing the current step, then putting the host back as it was (every host, on a fleet)'}\n`);
+    received = signal;
+    const what = signal === 'SIGINT' ? 'interrupted' : `${signal} received`;
+    say(`\n${(options.message ?? 'interrupted: finishing the current step, then putting the host back as it was (every host, on a fleet)').replace(/^interrupted/, what)}\n`);
   };
-  process.on('SIGINT', onSignal);
-  return body(() => stop).finally(() => process.off('SIGINT', onSignal));
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  return body(() => stop).finally(() => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  });
+}
+
+const osSignals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const satisfies Record<StopSignal, number>;
+
+/** The exit code of a run a signal stopped: 128 + the signal's number, as a shell reports a process the signal ended. */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + osSignals[signal];
+}
+
+function ignoreBrokenOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') === 0) stream.on('error', () => {});
+  }
 }
