@@ -1,6 +1,7 @@
 // Runs a plan on a host: install, back up, write atomically, validate, restart
 // and confirm, smoke-test; on any failure after the first write, put the host
 // back as it was. Every step is one round trip on the run's single connection.
+import os from 'node:os';
 import type { Connector } from '../connector/types.js';
 import type { HostFacts } from '../facts/probe.js';
 import { TOKEN_LUA_MODULES } from '../facts/probe.js';
@@ -9,6 +10,11 @@ import { PackageInstallError, RollbackFailedError, RolledBackError } from '../er
 import type { SmokeReport } from '../smoke/smoke.js';
 import { isEmpty, type Plan } from '../plan/changes.js';
 import { BACKUP_ROOT, backupStamp } from '../facts/backups.js';
+import { clearJournalScript } from '../facts/run-journal.js';
+import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
+
+/** The exit code of a remote step stopped at its time limit (as timeout(1) reports it). */
+const TIMED_OUT = 124;
 import { installScript, parseScriptOutput, restartScript, restoreScript, writeScript } from './scripts.js';
 
 export type ApplyEvent =
@@ -30,6 +36,8 @@ export interface ApplyOptions {
   now?: Date;
   /** Lua modules that must load under Prosody's Lua after the write (default: the token plugins'; a restore to a config without tokens needs none) */
   luaModules?: readonly string[];
+  /** the run, for the record kept on the host from the first write until the run ends (see facts/run-journal.ts) */
+  run?: { command: string; newSecret: boolean };
 }
 
 export interface ApplyReport {
@@ -111,11 +119,21 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
         lua,
         luaModules: options.luaModules ?? TOKEN_LUA_MODULES,
         debconf: plan.debconf && plan.debconf.selections.map((s) => `${plan.debconf!.package} ${s.question} ${s.type} ${s.value}\n`).join(''),
+        journal: {
+          command: options.run?.command ?? 'apply',
+          newSecret: options.run?.newSecret ?? false,
+          ...controller(),
+          started: Math.floor((options.now ?? new Date()).getTime() / 1000),
+          backup: backupDir,
+          step: 'write',
+        },
       }),
+      { timeoutMs: STEP_TIME_LIMITS_SECONDS.write * 1000 },
     );
     const out = parseScriptOutput(result.stdout);
     if (result.code !== 0 || !out.sections.has('end')) {
-      await rollback(connector, facts, backupDir, [], `writing the changes failed: ${result.stderr.trim()}`, emit);
+      const why = result.code === TIMED_OUT ? `did not finish within ${STEP_TIME_LIMITS_SECONDS.write} s (backup, write, prosodyctl check config)` : `failed: ${result.stderr.trim()}`;
+      await rollback(connector, facts, backupDir, [], `writing the changes ${why}`, emit);
       throw new RolledBackError('write', `writing the changes on ${connector.label} failed: ${result.stderr.trim() || 'no output'}; the host is back as it was`);
     }
     report.newFindings = introducedFindings(out.sections.get('check-before') ?? [], out.sections.get('check-after') ?? []);
@@ -145,12 +163,13 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
 
   if (plan.restarts.length > 0) {
     emit({ step: 'restart', services: plan.restarts });
-    const result = await connector.run(restartScript(plan.restarts, facts.init), { timeoutMs: 180_000 });
+    const result = await connector.run(restartScript(plan.restarts, facts.init, { journal: touchesFiles }), { timeoutMs: STEP_TIME_LIMITS_SECONDS.restart * 1000 });
     const out = parseScriptOutput(result.stdout);
     report.restarted = restartedServices(plan.restarts, out.results);
     if (result.code !== 0) {
       const failed = plan.restarts.find((s) => out.results.get(s) === 'failed') ?? plan.restarts.find((s) => !report.restarted.some((r) => r.service === s))!;
-      const reason = `${failed} did not come back after a restart${out.logs.length ? `:\n  ${out.logs.join('\n  ')}` : ''}`;
+      const late = result.code === TIMED_OUT ? ` within ${STEP_TIME_LIMITS_SECONDS.restart} s` : '';
+      const reason = `${failed} did not come back after a restart${late}${out.logs.length ? `:\n  ${out.logs.join('\n  ')}` : ''}`;
       if (touchesFiles) {
         await rollback(connector, facts, backupDir, plan.restarts, reason, emit);
         throw new RolledBackError('restart', `${reason}\nThe host is back on its previous configuration and its services were restarted on it.`, `look at ${failed}'s log on the host, then run again`);
@@ -202,15 +221,16 @@ function afterRollback(plan: Plan): ServiceName[] {
 
 async function rollback(connector: Connector, facts: HostFacts, backupDir: string, restarts: ServiceName[], reason: string, emit: (event: ApplyEvent) => void): Promise<void> {
   emit({ step: 'rollback', reason });
-  const restored = await connector.run(restoreScript(backupDir));
+  const restored = await connector.run(restoreScript(backupDir), { timeoutMs: STEP_TIME_LIMITS_SECONDS.restore * 1000 });
   if (restored.code !== 0) {
+    const why = restored.code === TIMED_OUT ? `did not finish within ${STEP_TIME_LIMITS_SECONDS.restore} s` : `failed too: ${restored.stderr.trim()}`;
     throw new RollbackFailedError(
-      `${reason}, and restoring the saved files on ${connector.label} failed too: ${restored.stderr.trim()}`,
+      `${reason}, and restoring the saved files on ${connector.label} ${why}`,
       `the originals are in ${backupDir} on the host (see its manifest); copy them back by hand`,
     );
   }
   if (restarts.length > 0) {
-    const result = await connector.run(restartScript(restarts, facts.init), { timeoutMs: 180_000 });
+    const result = await connector.run(restartScript(restarts, facts.init), { timeoutMs: STEP_TIME_LIMITS_SECONDS.restart * 1000 });
     if (result.code !== 0) {
       const out = parseScriptOutput(result.stdout);
       const back = restartedServices(restarts, out.results).map((r) => r.service);
@@ -221,6 +241,19 @@ async function rollback(connector: Connector, facts: HostFacts, backupDir: strin
       );
     }
   }
+  // Back where it started: the record of this run goes. A record that stays only makes the next run restart and prove the host.
+  await connector.run(clearJournalScript(), { timeoutMs: STEP_TIME_LIMITS_SECONDS.cleanup * 1000 }).catch(() => undefined);
+}
+
+/** Who runs this change, for the host's record of it. */
+function controller(): { pid: number; controller: string; user: string } {
+  let user = '';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    /* no passwd entry for this uid */
+  }
+  return { pid: process.pid, controller: os.hostname(), user };
 }
 
 /** The services a restart script confirmed on new processes, with how long each took. */

@@ -4,10 +4,13 @@ import type { Connector } from '../connector/types.js';
 import { ScriptExitedError } from '../connector/errors.js';
 import { BACKUP_ROOT, STAMP_GLOB, shQuote } from '../facts/backups.js';
 import { InternalError } from '../errors.js';
+import { clearJournalScript } from '../facts/run-journal.js';
+import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
 
 /**
- * Removes all but the newest `keep` backups (by name, which is by time). Only
- * run after a run that wrote succeeded, so the newest is that run's own.
+ * Removes all but the newest `keep` backups (by name, which is by time), and
+ * the record of the run in progress. Only run after a run that wrote
+ * succeeded, so the newest backup and the record are that run's own.
  */
 export function pruneScript(keep: number): string {
   if (!Number.isInteger(keep) || keep < 1) throw new InternalError(`keep must be a whole number of at least 1, not ${keep}`);
@@ -25,6 +28,7 @@ while [ $# -gt ${keep} ]; do
 	printf '@@removed %s\\n' "\${1##*/}"
 	shift
 done
+${clearJournalScript()} >/dev/null
 echo '@@end'`;
 }
 
@@ -39,9 +43,14 @@ export function parsePruneOutput(stdout: string): { removed: string[]; complete:
 
 /** Prunes a host's backups down to the newest `keep`; returns the names removed. */
 export async function pruneBackups(connector: Connector, keep: number): Promise<string[]> {
-  const result = await connector.run(pruneScript(keep));
+  const result = await connector.run(pruneScript(keep), { timeoutMs: STEP_TIME_LIMITS_SECONDS.cleanup * 1000 });
   const out = parsePruneOutput(result.stdout);
   if (result.code !== 0 || !out.complete) throw new ScriptExitedError(connector.label, result.code, result.stderr);
   return out.removed;
 }
 
+/** Removes the host's record of a run: the run ended with the host in a state it chose. */
+export async function clearJournal(connector: Connector): Promise<void> {
+  const result = await connector.run(clearJournalScript(), { timeoutMs: STEP_TIME_LIMITS_SECONDS.cleanup * 1000 });
+  if (result.code !== 0) throw new ScriptExitedError(connector.label, result.code, result.stderr);
+}

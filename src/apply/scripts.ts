@@ -5,12 +5,9 @@ import { DEBCONF_DATABASES } from '../plan/changes.js';
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
 import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
 import { BACKUP_ROOT } from '../facts/backups.js';
+import { LOCK_DIR, LOCK_FILE, LOCK_HOLDER, journalStepLine, writeJournalLines, type RunJournal } from '../facts/run-journal.js';
 
-/** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
-export const LOCK_DIR = '/run/jitsi-jwt';
-export const LOCK_FILE = `${LOCK_DIR}/lock`;
-/** Who holds the lock now: "PID SINCE USER", written by each new holder. */
-export const LOCK_HOLDER = `${LOCK_DIR}/holder`;
+export { LOCK_DIR, LOCK_FILE, LOCK_HOLDER } from '../facts/run-journal.js';
 
 const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -46,6 +43,8 @@ case $? in
 esac
 printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${LOCK_HOLDER}
 echo locked
+# What runs under the lock knows it holds it (the probe tells an earlier run's record from a live run's).
+jitsi_jwt_holding=1
 {
 ${whileHeld || ':'}
 } </dev/null
@@ -114,7 +113,7 @@ export interface LinkWrite {
  * `link<TAB>path` (a link this run made: remove it), `new<TAB>path` (a file this run made: remove it) and
  * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
-export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string }): string {
+export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string; journal?: RunJournal }): string {
   const { backupDir } = options;
   const manifest = shQuote(`${backupDir}/manifest`);
   // What a link's path was before this run touched it, so that a rollback puts exactly that back.
@@ -129,6 +128,8 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
     `install -d -m 700 ${shQuote(BACKUP_ROOT)} ${shQuote(backupDir)}`,
     `: > ${shQuote(`${backupDir}/manifest`)}`,
+    // Recorded before the first change: a controller that dies from here on leaves the host a record of this run.
+    ...(options.journal ? writeJournalLines(options.journal) : []),
     `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
   ];
   if (options.debconf !== undefined) {
@@ -237,7 +238,7 @@ echo '@@result restored yes'`;
  * systemctl touches a unit's processes. Each service's line says how long it
  * took (`@@result took-NAME MS`).
  */
-export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv'): string {
+export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv', options: { journal?: boolean } = {}): string {
   const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
   const first = services.filter((s) => s === 'prosody');
   const rest = services.filter((s) => s !== 'prosody');
@@ -284,6 +285,12 @@ ${
 	signal_old KILL "$uid" "$before"`
     : ''
 }
+${
+  init === 'systemd'
+    ? `	# A unit that failed to start several times in a row (Restart=on-failure) refuses further starts until its failures are forgotten.
+	systemctl reset-failed "$1" >>"$state/$1.log" 2>&1`
+    : ''
+}
 	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; took "$1"; return 0; fi
 	fail_one "$1"
 	return 1
@@ -309,6 +316,7 @@ stays_up() {
 		all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
 	done
 }
+${options.journal ? journalStepLine('restart') : ''}
 for s in ${first.join(' ')}; do
 	restart_one "$s" || exit 1
 	# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
@@ -324,7 +332,8 @@ for s in ${rest.join(' ')}; do
 	grep -q "^@@result $s restarted" "$state/$s.out" || failed=1
 done
 [ $failed = 0 ] || exit 1
-${rest.length > 0 ? `stays_up ${rest.join(' ')}` : ''}`;
+${rest.length > 0 ? `stays_up ${rest.join(' ')}` : ''}
+${options.journal ? journalStepLine('smoke') : ''}`;
 }
 
 export interface ScriptOutput {

@@ -5,6 +5,7 @@
 import { readAutoOwner } from '../jicofo/jicofo-conf.js';
 import { LUA_MODULE_PACKAGES, PLUGIN_DIR, TOKEN_LUA_MODULES, WEB_CONFIG_DIR, type DomainFile, type HostFacts, type LuaModule } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
+import { JOURNAL_FILE, describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { detectServices } from '../plan/access.js';
 import { jitsiDomains, type JitsiDomain } from '../plan/resolve.js';
 import { lastAssignment, parseDomainConfig, readModulesEnabled, readTokenConfig, sectionsNamed, type Assignment, type DomainConfig, type Section } from '../prosody/domain-config.js';
@@ -29,6 +30,7 @@ export type FindingId =
   | 'lua-modules'
   | 'prosody-stale'
   | 'service-down'
+  | 'interrupted-run'
   | 'auto-owner'
   | 'moderators-not-from-token'
   | 'jibri-blocked'
@@ -134,6 +136,7 @@ export function diagnose(input: DiagnoseInput): Diagnosis {
   pluginChecks(facts, domains.some((d) => readTokenConfig(d.config, d.domain).authentication === 'token'), add, apply);
   checked.push(`Jitsi's token plugins in ${PLUGIN_DIR}`, `the Lua modules they load (${TOKEN_LUA_MODULES.join(', ')}), with Prosody's Lua as the prosody user`);
 
+  interruptionCheck(facts, add, apply);
   serviceChecks(facts, add);
   checked.push(`the services (${SERVICES.join(', ')}) and whether Prosody runs on the current config`);
 
@@ -329,6 +332,18 @@ function pluginChecks(facts: HostFacts, tokensOn: boolean, add: Add, apply: Appl
     title: `the token plugins cannot load: Prosody's Lua${facts.prosody.lua ? ` (${facts.prosody.lua})` : ''} does not find ${failing.join(', ')}`,
     evidence: failing.map((m) => `require "${m}" as the prosody user: ${errors[m]?.replace(/:$/, '') ?? 'fails'}`),
     fix: `${apply()}  (installs ${[...new Set(failing.map((m) => LUA_MODULE_PACKAGES[m as LuaModule]))].join(', ')} and links them for Prosody's Lua)`,
+  });
+}
+
+function interruptionCheck(facts: HostFacts, add: Add, apply: () => string): void {
+  const journal = interruptedRun(facts.runJournal);
+  if (!journal) return;
+  add({
+    id: 'interrupted-run',
+    severity: 'problem',
+    title: `${describeInterruption(journal)}: the host may be between its old and its new state${journal.newSecret ? ', on an app_secret nobody received' : ''}`,
+    evidence: [`${JOURNAL_FILE}: step ${journal.step}, backup ${journal.backup}`],
+    fix: `finish it: ${apply()}${journal.newSecret ? ' --secret-out FILE (hands out the secret the host has)' : ''}; or put the previous state back: jitsi-jwt restore HOST --backup ${journal.backup.split('/').pop()}`,
   });
 }
 

@@ -3,6 +3,7 @@
 // missing tool or file leaves that section empty instead of derailing the rest.
 import { SERVICE_PIDS_FUNCTION, SERVICES, type ServiceName } from './services.js';
 import { ProbeFailedError } from '../errors.js';
+import { journalProbeLines, parseJournalSection, type JournalFacts } from './run-journal.js';
 
 export const TOKEN_LUA_MODULES = ['cjson.safe', 'openssl.hmac', 'basexx', 'inspect', 'ssl'] as const;
 export type LuaModule = (typeof TOKEN_LUA_MODULES)[number];
@@ -49,6 +50,8 @@ export interface ServiceState {
 
 export interface HostFacts {
   uid: number;
+  /** the record a changing run keeps on the host while it works (an earlier run's, when no live run holds the lock) */
+  runJournal?: JournalFacts;
   /** the host's clock when it was read (seconds since the epoch) and its time zone's offset from UTC */
   clock?: { now: number; utcOffsetSeconds: number };
   os: { id: string; versionId: string; prettyName: string };
@@ -179,6 +182,8 @@ for f in ${WEB_CONFIG_DIR}/*-config.js; do
 	[ -f "$f" ] || continue
 	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
 done
+${section('run-journal')}
+${journalProbeLines()}
 ${section('published-keys')}
 for f in ${KEY_DIR}/*/*.pem; do [ -f "$f" ] && printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done
 wait $services_job; cat "$services_out"; rm -f "$lua_out" "$services_out"
@@ -285,6 +290,7 @@ export function parseFacts(output: string): HostFacts {
       return { path, text: Buffer.from(content ?? '', 'base64').toString('utf8') };
     }),
     listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
+    runJournal: parseJournalSection(lines(s.get('run-journal'))),
   };
 }
 

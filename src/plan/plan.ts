@@ -4,6 +4,7 @@ import { createTwoFilesPatch } from 'diff';
 import { LUA_MODULE_PACKAGES, TOKEN_LUA_MODULES, WEB_CONFIG_DIR, type DomainFile, type HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
 import { HostStateError } from '../errors.js';
+import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
@@ -181,6 +182,12 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }
   if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');
+  const interrupted = interruptedRun(facts.runJournal);
+  if (interrupted) {
+    warnings.push(`${describeInterruption(interrupted)}; its backup of the previous state is ${interrupted.backup}. This run finishes it; \`jitsi-jwt restore\` with --backup ${interrupted.backup.split('/').pop()} puts that state back instead`);
+    // The services may have been cut off mid-restart: they restart on the config as it now is, and the smoke test proves it.
+    restartReasons.push(`an earlier run was interrupted at its ${interrupted.step} step`);
+  }
   // A component that died (jicofo's unit stays "active (exited)" then) restarts on its own when nothing else needs a restart.
   const down = SERVICES.filter((s) => s !== 'prosody' && facts.services[s].installed && facts.services[s].processes.length === 0);
   const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : down;

@@ -6,6 +6,7 @@ import type { BackupContents, FileCopy, ManifestEntry } from '../facts/backups.j
 import { HostStateError } from '../errors.js';
 import { KEY_DIR, type HostFacts } from '../facts/probe.js';
 import { SERVICES } from '../facts/services.js';
+import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { tokensDebconf, unifiedDiff } from './plan.js';
 import { DEBCONF_DATABASES, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
 import { chooseDomain, currentTokenState, type CurrentTokenState } from './resolve.js';
@@ -104,6 +105,12 @@ export function planRestore(facts: HostFacts, contents: BackupContents, options:
   const restartReasons: string[] = [];
   if (files.some((f) => f.before !== f.after)) restartReasons.push('the services read the restored files only at start');
   if (links.length > 0 || unlinks.length > 0) restartReasons.push('Prosody loads the Lua libraries the links point to only at start');
+  const interrupted = interruptedRun(facts.runJournal);
+  if (interrupted) {
+    warnings.push(`${describeInterruption(interrupted)}; its backup of the state before it is ${interrupted.backup.split('/').pop()}${interrupted.backup.endsWith(`/${backup.id}`) ? ' (this one)' : ''}`);
+    // The services may have been cut off mid-restart.
+    restartReasons.push(`an earlier run was interrupted at its ${interrupted.step} step`);
+  }
   const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : [];
   for (const service of SERVICES) {
     if (restarts.length > 0 && !facts.services[service].installed) warnings.push(`${service} is not installed here; it is not restarted`);

@@ -27,6 +27,8 @@ export interface ApplyHostsOptions<Host extends PlannedHost> {
   onEvent?: (member: Member<Host>, event: ApplyEvent) => void;
   /** runs once every host has switched and passed (delivering the secret); throwing puts every host back */
   beforeCommit?: () => Promise<void>;
+  /** what the host's record of the run says: the command, and whether it gives this host a new secret */
+  run?: (member: Member<Host>) => { command: string; newSecret: boolean };
 }
 
 export interface ApplyHostsOutcome {
@@ -60,6 +62,7 @@ export async function applyHosts<Host extends PlannedHost>(members: Member<Host>
         dpkgLockTimeoutSeconds: options.dpkgLockTimeoutSeconds,
         noRollback: options.noRollback,
         shouldStop: stopping,
+        run: options.run?.(member),
         onEvent: (event) => {
           if (event.step === 'smoke') smokeStarted = performance.now();
           options.onEvent?.(member, event);

@@ -5,7 +5,7 @@
 // goes back as data for the caller to render.
 import { performance } from 'node:perf_hooks';
 import type { ApplyEvent } from '../apply/apply.js';
-import { pruneBackups } from '../apply/backups.js';
+import { clearJournal, pruneBackups } from '../apply/backups.js';
 import { EXIT, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
 import { isEmpty } from '../plan/changes.js';
 import type { TokenOptions } from '../settings/settings.js';
@@ -14,6 +14,7 @@ import { closeHosts, openHosts, type HostsRequest, type OpenHost } from './hosts
 import type { Planned, Planning } from './planning.js';
 import { finishTimings, mapLimit, notStarted, seconds, worstExitCode, type HostResult, type Member } from './results.js';
 import { checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
+import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import type { SharedCredentials } from './shared-credentials.js';
 
 export type ChangeCommand = 'apply' | 'rotate-secret' | 'rotate-key';
@@ -147,8 +148,21 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   }
 
   const delivered: ChangeOutcome['delivered'] = [];
-  const secretWillChange = ready.some(secretChanges);
   const { delivery } = settings;
+  // A run that died before handing out the secret it made for a host left a secret nobody has: this run hands it out, or does not start.
+  // (A secret the user gives is one they have.)
+  const secretGiven = settings.options.appSecret !== undefined;
+  const undelivered = secretGiven ? [] : ready.filter((m) => onSharedSecret(m) && !secretChanges(m) && interruptedRun(m.host!.facts.runJournal)?.newSecret);
+  if (undelivered.length > 0 && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret && !delivery.chooseFile) {
+    const journal = interruptedRun(undelivered[0].host!.facts.runJournal)!;
+    const error = new SettingsError(
+      `${describeInterruption(journal)} on ${undelivered.map((m) => m.entry.name).join(', ')}, after switching to a new app_secret that never reached anyone; keeping it would leave a secret no backend has`,
+      `finish it and receive that secret with --secret-out FILE or --exec CMD, or put the previous state back with: jitsi-jwt restore ${undelivered[0].entry.target || 'TARGET'} --backup ${journal.backup.split('/').pop()}`,
+    );
+    notStarted(members, 'an earlier run left a secret nobody has');
+    return outcome(settings.command, members, started, { shared, ready, runError: errorInfo(error), exitCode: exitCodeFor(error) });
+  }
+  const secretWillChange = ready.some(secretChanges) || undelivered.length > 0;
   const deliver = async () => {
     if (secretWillChange && delivery.exec !== undefined) {
       await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') });
@@ -165,22 +179,31 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
     smoke: settings.smoke ? (member) => smokeFor(member.host!, shared!.previousSecrets, settings.options) : undefined,
     onEvent: (member, event) => callbacks.onEvent?.(member.entry.name, event),
     beforeCommit: deliver,
+    run: (member) => ({ command: settings.command, newSecret: secretChanges(member) && !secretGiven }),
   });
   const secretChanged = ready.some((m) => (m.result.status === 'applied' || m.result.status === 'smoke-failed') && secretChanges(m));
   if (!applied.interrupted && !applied.commitError && ready.every((m) => !m.result.error)) {
-    // Only after a run that succeeded: the newest backup is then this run's own.
+    // Only after a run that succeeded: the newest backup and the host's record of a run are then this run's own.
     await mapLimit(
-      ready.filter((m) => m.result.status === 'applied' && m.result.report?.backupDir),
+      ready.filter((m) => m.result.status === 'applied' && (m.result.report?.backupDir || interruptedRun(m.host!.facts.runJournal))),
       settings.concurrency,
       async (m) => {
         try {
-          await pruneBackups(m.host!.connector, settings.keepBackups);
+          if (m.result.report?.backupDir) await pruneBackups(m.host!.connector, settings.keepBackups);
+          else await clearJournal(m.host!.connector);
         } catch (error) {
-          const warning = `could not remove backups beyond the newest ${settings.keepBackups}: ${(error as Error).message}`;
+          const warning = `could not remove backups beyond the newest ${settings.keepBackups} or this run's record on the host: ${(error as Error).message}`;
           m.host!.plan.warnings.push(warning);
           callbacks.onWarning?.(m.entry.name, warning);
         }
       },
+    );
+  } else if (settings.noRollback) {
+    // Hosts that keep their new state although the run failed: the state is chosen, not half-way.
+    await mapLimit(
+      ready.filter((m) => m.result.status === 'smoke-failed' && m.result.report?.backupDir),
+      settings.concurrency,
+      (m) => clearJournal(m.host!.connector).catch(() => undefined),
     );
   }
   const exitCode = applied.interrupted ? EXIT.interrupted : worstExitCode([...members.map((m) => m.result.exitCode), ...(applied.commitError ? [EXIT.rolledBack] : [])]);

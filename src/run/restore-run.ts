@@ -5,6 +5,7 @@
 // smoke test with the restored credentials, and a rollback when any fails.
 import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
+import { clearJournal } from '../apply/backups.js';
 import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../facts/backups.js';
 import { ScriptExitedError } from '../connector/errors.js';
 import { EXIT, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
@@ -172,7 +173,10 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
           smoke,
           luaModules: restored.tokenAuth ? TOKEN_LUA_MODULES : [],
           onEvent: callbacks.onEvent,
+          run: { command: 'restore', newSecret: false },
         });
+        // The backup is back and proven: this run's record, and that of an earlier run it undid, go.
+        await clearJournal(connector);
       } finally {
         result.timings.applySeconds = seconds(performance.now() - t1);
       }

@@ -9,6 +9,7 @@ import type { Connector } from '../connector/types.js';
 import { prosodyStoreName } from '../facts/probe.js';
 import { shQuote } from '../facts/backups.js';
 import type { AccountMaker } from './smoke.js';
+import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
 
 export const SMOKE_ACCOUNT_PREFIX = 'jitsi-jwt-smoke-';
 /** Older leftovers than this are removed by the next run (a smoke test takes well under a minute). */
@@ -67,7 +68,7 @@ export class HostAccounts implements AccountMaker {
       ...[...new Set(domains)].map((domain) => sweepScript(domain, seconds - LEFTOVER_AGE_SECONDS)),
       ...accounts.map((a) => createScript(a.jid, a.password)),
     ].join('\n');
-    const result = await this.connector.run(script);
+    const result = await this.connector.run(script, { timeoutMs: STEP_TIME_LIMITS_SECONDS.accounts * 1000 });
     if (result.code !== 0) throw new Error(`could not make temporary accounts on ${[...new Set(domains)].join(', ')}: ${result.stderr.trim() || `prosodyctl adduser exited with ${result.code}`}`);
     return accounts.map(({ user, password }) => ({ user, password }));
   }
@@ -75,7 +76,7 @@ export class HostAccounts implements AccountMaker {
   async removeAll(): Promise<string[]> {
     if (this.made.length === 0) return [];
     const jids = this.made.splice(0);
-    const result = await this.connector.run(removeScript(jids)).catch(() => ({ code: 1, stderr: jids.join(' '), stdout: '' }));
+    const result = await this.connector.run(removeScript(jids), { timeoutMs: STEP_TIME_LIMITS_SECONDS.accounts * 1000 }).catch(() => ({ code: 1, stderr: jids.join(' '), stdout: '' }));
     return result.code === 0 ? [] : result.stderr.trim().split(/\s+/).filter(Boolean);
   }
 }
