@@ -88,7 +88,8 @@ function fleetOptions(command: Command): Command {
 function deliveryOptions(command: Command): Command {
   return command
     .addOption(option('--secret-out <file>', 'write the app secret to this local file (mode 0600, atomically) once every host passed', TEXT))
-    .addOption(option('--exec <command>', 'run this local command with the new app secret on stdin once every host passed (e.g. to store it in a vault); its failure puts every host back', TEXT));
+    .addOption(option('--exec <command>', 'run this local command with the new app secret on stdin once every host passed (e.g. to store it in a vault); its failure puts every host back', TEXT))
+    .addOption(option('--exec-env <name>', 'also pass this variable to the --exec command, which otherwise gets only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TERM, TZ, TMPDIR (repeatable, or comma-separated)', LIST, { repeatable: true }));
 }
 
 /** What the JSON document and the error output need to know before (or whatever) the command ran. */

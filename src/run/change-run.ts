@@ -13,7 +13,7 @@ import { applyHosts } from './apply-hosts.js';
 import { closeHosts, openHosts, type HostsRequest, type OpenHost } from './hosts.js';
 import type { Planned, Planning } from './planning.js';
 import { finishTimings, mapLimit, notStarted, seconds, worstExitCode, type HostResult, type Member } from './results.js';
-import { checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
+import { checkExecEnv, checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
 import type { SharedCredentials } from './shared-credentials.js';
 
 export type ChangeCommand = 'apply' | 'rotate-secret' | 'rotate-key';
@@ -24,6 +24,8 @@ export interface SecretDelivery {
   secretOut?: string;
   /** a local command that gets the secret on stdin */
   exec?: string;
+  /** variables of our environment the exec command gets besides the minimal ones */
+  execEnv?: string[];
   /** the secret is shown in the output (counts as delivered) */
   showSecret: boolean;
   /** asked once every host passed, for a local file (setup's question); written like secretOut */
@@ -81,6 +83,7 @@ export async function checkChange(settings: Pick<ChangeSettings, 'command' | 'op
   if (delivery.exec !== undefined && delivery.exec.trim() === '') {
     throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
   }
+  checkExecEnv(delivery.execEnv ?? [], delivery.exec);
   if (settings.command === 'rotate-secret' && settings.options.appSecret === undefined && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
     throw new SettingsError(
       'the new secret would reach nobody: rotate-secret never prints it unless asked',
@@ -151,7 +154,7 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   const { delivery } = settings;
   const deliver = async () => {
     if (secretWillChange && delivery.exec !== undefined) {
-      await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') });
+      await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') }, { pass: delivery.execEnv });
       delivered.push('exec');
     }
     const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));

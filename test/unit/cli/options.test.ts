@@ -129,6 +129,8 @@ describe('numbers and durations', () => {
     [['plan', '--issuers', 'a, b'], {}, 'issuers', ['a', 'b']],
     [['plan'], { JITSI_JWT_AUDIENCES: 'jitsi' }, 'audiences', ['jitsi']],
     [['plan', '--issuers', ' , '], {}, 'issuers', 'refused'],
+    [['apply', '--exec-env', 'VAULT_ADDR', '--exec-env', 'VAULT_TOKEN,VAULT_NAMESPACE'], {}, 'execEnv', ['VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_NAMESPACE']],
+    [['rotate-secret'], { JITSI_JWT_EXEC_ENV: 'VAULT_ADDR,VAULT_TOKEN' }, 'execEnv', ['VAULT_ADDR', 'VAULT_TOKEN']],
   ];
   it.each(table)('%j %j → %s', async (args, env, key, expected) => {
     const read = optionsOf(args, env);
