@@ -28,8 +28,6 @@ export interface SecretDelivery {
   execEnv?: string[];
   /** the secret is shown in the output (counts as delivered) */
   showSecret: boolean;
-  /** asked once every host passed, for a local file (setup's question); written like secretOut */
-  chooseFile?(ready: Member<Planned>[]): Promise<string | undefined>;
 }
 
 export interface ChangeSettings {
@@ -157,8 +155,7 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
       await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') }, { pass: delivery.execEnv });
       delivered.push('exec');
     }
-    const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));
-    if (file && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
+    if (delivery.secretOut && (await writeSecretFile(delivery.secretOut, shared!.appSecret)) === 'written') delivered.push('secret-out');
   };
   const applied = await applyHosts(ready, {
     concurrency: settings.concurrency,
