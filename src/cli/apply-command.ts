@@ -19,6 +19,7 @@ export interface ApplyFlags extends FleetFlags {
   keepBackups?: number;
   secretOut?: string;
   exec?: string;
+  execEnv?: string[];
   secretFrom?: string;
   addPublicKey?: string;
   retireKid?: string;
@@ -63,7 +64,7 @@ export async function changeCommand(command: ChangeCommand, targets: string[], f
         command,
         options,
         secretFrom: flags.secretFrom,
-        delivery: { secretOut: flags.secretOut, exec: flags.exec, showSecret },
+        delivery: { secretOut: flags.secretOut, exec: flags.exec, execEnv: flags.execEnv, showSecret },
         concurrency: hosts.concurrency,
         ...applyRunFlags(flags),
       },

@@ -1,6 +1,6 @@
 // jitsi-jwt doctor: why tokens are refused on a host, from its own evidence;
 // read-only. Findings most serious first, the token refusals Prosody logged,
-// and, with --token, one token checked the way the host's plugins check it.
+// and, given a token (JITSI_JWT_TOKEN or --token-file), one token checked the way the host's plugins check it.
 import { readFile } from 'node:fs/promises';
 import { SettingsError, errorInfo, type ErrorInfo } from '../errors.js';
 import { runDoctor, type DoctorOutcome, type HostDoctor } from '../run/doctor-run.js';
@@ -16,7 +16,8 @@ export interface DoctorFlags extends FleetFlags {
 }
 
 async function readToken(flags: DoctorFlags): Promise<string | undefined> {
-  if (flags.token !== undefined && flags.tokenFile !== undefined) throw new SettingsError('--token and --token-file both name a token', 'give one of them');
+  // flags.token comes from JITSI_JWT_TOKEN only: the parser refuses --token on the command line.
+  if (flags.token !== undefined && flags.tokenFile !== undefined) throw new SettingsError('JITSI_JWT_TOKEN and --token-file both name a token', 'give one of them');
   if (flags.tokenFile === undefined) return flags.token?.trim() || undefined;
   let text: string;
   try {

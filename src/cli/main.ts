@@ -88,7 +88,8 @@ function fleetOptions(command: Command): Command {
 function deliveryOptions(command: Command): Command {
   return command
     .addOption(option('--secret-out <file>', 'write the app secret to this local file (mode 0600, atomically) once every host passed', TEXT))
-    .addOption(option('--exec <command>', 'run this local command with the new app secret on stdin once every host passed (e.g. to store it in a vault); its failure puts every host back', TEXT));
+    .addOption(option('--exec <command>', 'run this local command with the new app secret on stdin once every host passed (e.g. to store it in a vault); its failure puts every host back', TEXT))
+    .addOption(option('--exec-env <name>', 'also pass this variable to the --exec command, which otherwise gets only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TERM, TZ, TMPDIR (repeatable, or comma-separated)', LIST, { repeatable: true }));
 }
 
 /** What the JSON document and the error output need to know before (or whatever) the command ran. */
@@ -209,11 +210,12 @@ export function buildProgram(context: RunContext = { command: '', json: false })
       process.exitCode = await (await import('./restore-command.js')).restoreCommand(target, flags);
     });
   connectionOptions(fleetOptions(program.command('doctor')))
-    .description('say why tokens are refused: read-only checks of the config, plugins, Lua modules, services, clock and Prosody\'s log, each finding with its evidence and fix; --token explains one token')
+    .description('say why tokens are refused: read-only checks of the config, plugins, Lua modules, services, clock and Prosody\'s log, each finding with its evidence and fix; --token-file or JITSI_JWT_TOKEN explains one token')
     .addOption(option('--domain <domain>', 'the Jitsi domain to check (default: every one on the host)', TEXT))
-    .addOption(option('--token <jwt>', 'explain this token (or a meeting URL with ?jwt=) against the host: every check Jitsi makes, with its verdict', TEXT))
-    .addOption(option('--token-file <file>', 'read the token from this file (- for standard input)', TEXT))
-    .addOption(option('--room <name>', 'with --token: the room to check it for (default: the room in the meeting URL, if any)', TEXT, { env: false }))
+    // The token is a live credential: JITSI_JWT_TOKEN or --token-file, never argv.
+    .addOption(option('--token <jwt>', 'the token to explain', TEXT, { secret: { hint: 'give it in JITSI_JWT_TOKEN, or with --token-file FILE (--token-file - reads it from standard input)' } }))
+    .addOption(option('--token-file <file>', 'explain the token (or meeting URL with ?jwt=) in this file (- for standard input; or set JITSI_JWT_TOKEN) against the host: every check Jitsi makes, with its verdict', TEXT))
+    .addOption(option('--room <name>', 'with a token: the room to check it for (default: the room in the meeting URL, if any)', TEXT, { env: false }))
     .addOption(option('--since <duration>', "how far back to read Prosody's log, e.g. 90m, 24h, 7d", { type: 'duration', min: 60, max: 366 * 86_400 }, { default: '24h' }))
     .action(async (targets, flags) => {
       process.exitCode = await (await import('./doctor-command.js')).doctorCommand(targets, flags);

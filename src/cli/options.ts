@@ -4,6 +4,7 @@
 // reader, so "--concurrency abc" and JITSI_JWT_ALLOW_EMPTY_TOKEN=false are
 // refused or read alike, before anything connects.
 import { Option, type Command } from 'commander';
+import { SettingsError } from '../errors.js';
 import { parseBoolean, parseDuration, parseInteger, parseList, type IntegerRange } from '../settings/values.js';
 
 export type OptionKind =
@@ -15,7 +16,12 @@ export type OptionKind =
 
 export const ENV_PREFIX = 'JITSI_JWT_';
 
-const DECLARED = new WeakMap<Option, { kind: OptionKind; env: boolean }>();
+/** A flag that would carry a secret: only its variable sets it; `hint` names the safe ways to give it. */
+export interface SecretOption {
+  hint: string;
+}
+
+const DECLARED = new WeakMap<Option, { kind: OptionKind; env: boolean; secret?: SecretOption }>();
 
 /** JITSI_JWT_ and the long flag in capitals: --no-room-check → JITSI_JWT_NO_ROOM_CHECK. */
 export function envName(option: Option): string {
@@ -24,9 +30,11 @@ export function envName(option: Option): string {
 
 /**
  * An option read by its kind's reader, also from its environment variable
- * unless `env: false`. Booleans are flags; the others take a value.
+ * unless `env: false`. Booleans are flags; the others take a value. A
+ * `secret` option is set by its variable only: on the command line (which ps
+ * and shell history show) it is refused, and help does not offer it.
  */
-export function option(flags: string, description: string, kind: OptionKind, extra: { default?: unknown; env?: boolean; choices?: string[]; repeatable?: boolean } = {}): Option {
+export function option(flags: string, description: string, kind: OptionKind, extra: { default?: unknown; env?: boolean; choices?: string[]; repeatable?: boolean; secret?: SecretOption } = {}): Option {
   const made = new Option(flags, description);
   // A list flag given several times reads as one comma-separated list.
   if (extra.repeatable) made.argParser((value: string, previous: unknown) => (typeof previous === 'string' ? `${previous},${value}` : value));
@@ -34,12 +42,13 @@ export function option(flags: string, description: string, kind: OptionKind, ext
   if (extra.choices) made.choices(extra.choices);
   const env = extra.env !== false;
   if (env) made.description = `${description} [env: ${envName(made)}${kind.type === 'boolean' ? ', on/off' : ''}]`;
-  DECLARED.set(made, { kind, env });
+  if (extra.secret) made.hideHelp();
+  DECLARED.set(made, { kind, env, ...(extra.secret ? { secret: extra.secret } : {}) });
   return made;
 }
 
 /** How an option is read, and whether a variable stands in for it (undefined: not declared through option()). */
-export function declaration(declared: Option): { kind: OptionKind; env: boolean } | undefined {
+export function declaration(declared: Option): { kind: OptionKind; env: boolean; secret?: SecretOption } | undefined {
   return DECLARED.get(declared);
 }
 
@@ -72,6 +81,7 @@ export function readOptionValues(command: Command, env: NodeJS.ProcessEnv = proc
     const source = command.getOptionValueSource(key);
     const value = command.getOptionValue(key);
     if (source === 'cli') {
+      if (declaration.secret) throw new SettingsError(`--${declared.name()} would put a secret on the command line, where ps and shell history show it`, declaration.secret.hint);
       if (kind.type !== 'boolean' && typeof value === 'string') command.setOptionValueWithSource(key, readValue(kind, value, `--${declared.name()}`), 'cli');
       continue;
     }

@@ -241,27 +241,17 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
       out.write(`${renderPlan(planned.plan, host.connector.label, { showSecret: false }, style)}\n`);
       if (isEmpty(planned.plan)) return unchanged('Nothing to change.');
     }
+    // Asked before anything changes: once the host has switched it holds the lock and the new secret until the run ends.
+    const secretOut = planned?.settings.keys.mode === 'secret' ? await chooseSecretFile(planned.settings.domain, out) : undefined;
     const progress = progressFor(1, false);
-    let savedTo: string | undefined;
     const outcome = await interruptibly((interrupted) =>
       changePlanned(
         planning,
         {
           command: 'apply',
           options,
-          delivery: {
-            showSecret: false,
-            // Asked once the host switched and passed, before the change is final: a failed save puts the host back.
-            chooseFile: async (ready) => {
-              const result = ready[0].result;
-              const { plan, settings } = ready[0].host!;
-              if (result.report) out.write(`\n${renderReport(result.report, plan, { showSecret: false, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n\n`);
-              // A host on public keys holds no secret for the backend.
-              if (settings.keys.mode !== 'secret') return undefined;
-              savedTo = await chooseSecretFile(settings.domain, out);
-              return savedTo;
-            },
-          },
+          // Written once the host switched and passed, before the change is final: a failed write puts the host back.
+          delivery: { showSecret: false, secretOut },
           concurrency: 1,
           ...applyRunFlags(flags),
         },
@@ -278,10 +268,16 @@ export async function setupCommand(target: string | undefined, flags: ApplyFlags
         },
       ),
     );
-    progress.end(!outcome.results[0].error || outcome.results[0].status === 'not-started');
+    const result = outcome.results[0];
+    progress.end(!result.error || result.status === 'not-started');
+    const switched = outcome.ready[0]?.host;
+    if (outcome.applied && switched && result.report && (!result.error || result.status === 'smoke-failed')) {
+      const { plan, settings } = switched;
+      out.write(`\n${renderReport(result.report, plan, { showSecret: false, secret: settings.appSecret, issuer: settings.issuers?.[0], audience: settings.audiences?.[0] }, style)}\n\n`);
+    }
     if (json) printChangeDocument(outcome, false, 'setup');
     else printOutcome(outcome.results, outcome.runError);
-    if (outcome.delivered.includes('secret-out')) out.write(`saved to ${savedTo} (mode 0600)\n`);
+    if (outcome.delivered.includes('secret-out')) out.write(`saved to ${secretOut} (mode 0600)\n`);
     const settings = outcome.ready[0]?.host!.settings;
     if (outcome.exitCode === 0 && outcome.applied && settings && settings.keys.mode === 'secret') {
       out.write(`${await backendKit(settings.appId, settings.appSecret, settings.domain, settings.issuers?.[0], settings.audiences?.[0], style)}\n\n`);

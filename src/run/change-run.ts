@@ -13,7 +13,7 @@ import { applyHosts } from './apply-hosts.js';
 import { closeHosts, openHosts, type HostsRequest, type OpenHost } from './hosts.js';
 import type { Planned, Planning } from './planning.js';
 import { finishTimings, mapLimit, notStarted, seconds, worstExitCode, type HostResult, type Member } from './results.js';
-import { checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
+import { checkExecEnv, checkSecretOut, execWithSecret, writeSecretFile } from './secret-delivery.js';
 import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import type { SharedCredentials } from './shared-credentials.js';
 
@@ -25,10 +25,10 @@ export interface SecretDelivery {
   secretOut?: string;
   /** a local command that gets the secret on stdin */
   exec?: string;
+  /** variables of our environment the exec command gets besides the minimal ones */
+  execEnv?: string[];
   /** the secret is shown in the output (counts as delivered) */
   showSecret: boolean;
-  /** asked once every host passed, for a local file (setup's question); written like secretOut */
-  chooseFile?(ready: Member<Planned>[]): Promise<string | undefined>;
 }
 
 export interface ChangeSettings {
@@ -82,6 +82,7 @@ export async function checkChange(settings: Pick<ChangeSettings, 'command' | 'op
   if (delivery.exec !== undefined && delivery.exec.trim() === '') {
     throw new SettingsError('--exec is empty', 'give a command that reads the secret on stdin, e.g. --exec "vault kv put secret/jitsi app_secret=-"');
   }
+  checkExecEnv(delivery.execEnv ?? [], delivery.exec);
   if (settings.command === 'rotate-secret' && settings.options.appSecret === undefined && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
     throw new SettingsError(
       'the new secret would reach nobody: rotate-secret never prints it unless asked',
@@ -153,7 +154,7 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   // (A secret the user gives is one they have.)
   const secretGiven = settings.options.appSecret !== undefined;
   const undelivered = secretGiven ? [] : ready.filter((m) => onSharedSecret(m) && !secretChanges(m) && interruptedRun(m.host!.facts.runJournal)?.newSecret);
-  if (undelivered.length > 0 && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret && !delivery.chooseFile) {
+  if (undelivered.length > 0 && !delivery.secretOut && delivery.exec === undefined && !delivery.showSecret) {
     const journal = interruptedRun(undelivered[0].host!.facts.runJournal)!;
     const error = new SettingsError(
       `${describeInterruption(journal)} on ${undelivered.map((m) => m.entry.name).join(', ')}, after switching to a new app_secret that never reached anyone; keeping it would leave a secret no backend has`,
@@ -165,11 +166,10 @@ export async function changePlanned(planning: Planning, settings: ChangeSettings
   const secretWillChange = ready.some(secretChanges) || undelivered.length > 0;
   const deliver = async () => {
     if (secretWillChange && delivery.exec !== undefined) {
-      await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') });
+      await execWithSecret(delivery.exec, shared!.appSecret, { JITSI_JWT_APP_ID: shared!.appId ?? '', JITSI_JWT_HOSTS: ready.map((m) => m.entry.name).join(' ') }, { pass: delivery.execEnv });
       delivered.push('exec');
     }
-    const file = delivery.secretOut ?? (await delivery.chooseFile?.(ready));
-    if (file && (await writeSecretFile(file, shared!.appSecret)) === 'written') delivered.push('secret-out');
+    if (delivery.secretOut && (await writeSecretFile(delivery.secretOut, shared!.appSecret)) === 'written') delivered.push('secret-out');
   };
   const applied = await applyHosts(ready, {
     concurrency: settings.concurrency,

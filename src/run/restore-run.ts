@@ -7,8 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { applyPlan, type ApplyEvent } from '../apply/apply.js';
 import { clearJournal } from '../apply/backups.js';
 import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, type BackupsReading } from '../facts/backups.js';
-import { ScriptExitedError } from '../connector/errors.js';
-import { EXIT, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
+import { EXIT, ProbeFailedError, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
 import { parseFacts, probeScript, TOKEN_LUA_MODULES, type HostFacts } from '../facts/probe.js';
 import { isEmpty } from '../plan/changes.js';
 import { planRestore, type RestorePlanning } from '../plan/restore.js';
@@ -54,6 +53,30 @@ export interface RestoreOutcome {
   error?: ErrorInfo;
 }
 
+/**
+ * The script reading the backups stopped before its end (its shell died, the
+ * connection dropped): where it stopped, named by the last record it printed
+ * whole. Only a backup's name or a path is shown, never the rest of the
+ * output: it holds the saved configs, base64-encoded, and so old secrets.
+ */
+export function backupsReadError(host: string, output: string): ProbeFailedError {
+  const lines = output.split('\n').slice(0, -1);
+  const start = lines.indexOf('@@backups');
+  let where = start < 0 ? 'before listing the backups' : 'before listing any backup';
+  for (const line of start < 0 ? [] : lines.slice(start + 1)) {
+    const [tag, name] = line.split('\t');
+    if (tag === '@@backup') where = `after listing the backup ${name}`;
+    else if (tag === '@@chosen') where = `after choosing the backup ${name}`;
+    else if (tag === '@@saved') where = `after reading the backup's copy of ${name}`;
+    else if (tag === '@@current') where = `after reading ${name} as it is now`;
+    else if (tag === '@@link-now') where = `after reading the link ${name}`;
+  }
+  return new ProbeFailedError(
+    `the script that reads the backups on ${host} did not run to its end (it stopped ${where})`,
+    `nothing was changed; run again, and if it stops the same way, look at ${BACKUP_ROOT} as root on the host (its output is not shown: the backups hold old secrets)`,
+  );
+}
+
 /** The host's lock and, in one script, what restore reads (the probe only when it plans). The caller must release(). */
 async function lockAndReadBackups(connector: CountedConnector, choice: string | undefined): Promise<{ reading: BackupsReading; facts?: HostFacts; release(): Promise<void> }> {
   // The lock, and what restore reads under it, in one round trip.
@@ -62,7 +85,7 @@ async function lockAndReadBackups(connector: CountedConnector, choice: string | 
   const reading = parseBackupsOutput(output);
   if (!reading) {
     await held.release().catch(() => {});
-    throw new ScriptExitedError(connector.label, 0, `the backups could not be read: ${output.slice(-300)}`);
+    throw backupsReadError(connector.label, output);
   }
   const facts = choice === undefined ? undefined : parseFacts(output.slice(0, output.indexOf('\n@@backups\n') + 1));
   return { reading, facts, release: () => held.release().catch(() => {}) };

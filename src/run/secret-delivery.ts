@@ -57,13 +57,42 @@ export async function writeSecretFile(file: string, secret: string): Promise<'wr
 export const EXEC_TIMEOUT_MS = 300_000;
 
 /**
+ * What an --exec command gets of our environment without being asked: what a
+ * shell and its tools need, as sudo's env_reset keeps it (plus LC_*). Anything
+ * else may hold a credential (a sudo password named by sudo_password_env, a
+ * CI token) and passes only when named with --exec-env.
+ */
+const EXEC_BASE_ENV = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TERM', 'TZ', 'TMPDIR']);
+
+/** The --exec command's whole environment: the base, the variables named in `pass`, then the run's own `run` variables. */
+export function execEnvironment(parent: NodeJS.ProcessEnv, pass: readonly string[], run: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== undefined && (EXEC_BASE_ENV.has(name) || name.startsWith('LC_') || pass.includes(name))) env[name] = value;
+  }
+  return { ...env, ...run };
+}
+
+/** Checks --exec-env before any host is touched: names only beside --exec, each a variable set here. */
+export function checkExecEnv(pass: readonly string[], exec: string | undefined, parent: NodeJS.ProcessEnv = process.env): void {
+  if (pass.length === 0) return;
+  if (exec === undefined) throw new SettingsError('--exec-env names variables for the --exec command, and there is no --exec', 'drop --exec-env, or add --exec CMD');
+  for (const name of pass) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new SettingsError(`--exec-env "${name}" is not a variable name`, 'give names such as VAULT_ADDR,VAULT_TOKEN (letters, digits and _; not starting with a digit)');
+    if (parent[name] === undefined) throw new SettingsError(`--exec-env ${name}: there is no such variable in this environment`, `export ${name} before running jitsi-jwt, or drop it from --exec-env`);
+  }
+}
+
+/**
  * Runs `command` with sh on this machine, the secret on its stdin (no newline
- * after it), its output on our stderr so --json stays one document. A non-zero
+ * after it), its output on our stderr so --json stays one document. Its
+ * environment is execEnvironment's: the base, `pass`, and `env`. A non-zero
  * exit, a signal or the timeout is a failure.
  */
-export async function execWithSecret(command: string, secret: string, env: Record<string, string>, timeoutMs = EXEC_TIMEOUT_MS): Promise<void> {
+export async function execWithSecret(command: string, secret: string, env: Record<string, string>, options: { pass?: readonly string[]; timeoutMs?: number } = {}): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? EXEC_TIMEOUT_MS;
   // Its own process group, so a timeout stops everything the command started.
-  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: execEnvironment(process.env, options.pass ?? [], env), detached: true });
   child.stdout.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   // A command that does not read its stdin must not fail the run with EPIPE.

@@ -150,6 +150,48 @@ describe('backups and restore', () => {
     expect(unknown.stderr).toContain(`${restoreBackup}, ${rotateBackup}, ${applyBackup}`);
   });
 
+  it('names where reading the backups stopped, and nothing of what the script printed (saved configs hold old secrets)', async () => {
+    // rotate-secret's backup holds the config with the secret apply gave the host.
+    const saved = await sh(`/usr/bin/base64 -w0 ${ROOT}/${rotateBackup}/file-0`);
+    const [configBefore, backupsBefore] = [await config(), await backupIds()];
+    // base64 as the host's scripts call it, except that once it has encoded a file of a backup, its next call kills
+    // the script reading the backups (the topmost `sh -s`): that script stops right after printing the backup's
+    // copy of the domain config.
+    const fault = [
+      '#!/bin/sh',
+      '/usr/bin/base64 "$@" || exit',
+      'armed=/run/jitsi-testbed-base64-armed',
+      `case "$*" in *${ROOT}/*) touch "$armed"; exit 0 ;; esac`,
+      '[ -e "$armed" ] || exit 0',
+      'rm -f "$armed"',
+      'target= p=$PPID',
+      'while [ "$p" -gt 1 ]; do',
+      '  if [ "$(tr "\\0" " " < /proc/$p/cmdline)" = "sh -s " ]; then target=$p; elif [ -n "$target" ]; then break; fi',
+      "  p=$(cut -d' ' -f4 /proc/$p/stat)",
+      'done',
+      'kill -9 "$target"',
+    ].join('\n');
+    await sh(`echo ${Buffer.from(fault).toString('base64')} | /usr/bin/base64 -d > /usr/local/bin/base64 && chmod 755 /usr/local/bin/base64`);
+    try {
+      const text = await cli('restore', ['--backup', rotateBackup, '--yes']);
+      expect(text.exitCode).toBe(EXIT.failed);
+      expect(text.stderr).toContain(
+        `error: the script that reads the backups on deploy@${host.address}:22 did not run to its end (it stopped after reading the backup's copy of ${domainFile(DOMAIN)})`,
+      );
+      const json = await cli('restore', ['--backup', rotateBackup, '--yes', '--json']);
+      expect(json.exitCode).toBe(EXIT.failed);
+      expect(parseRunDocument(json.stdout).hosts[0].error?.code).toBe('probe-failed');
+      for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+        expect(output).not.toMatch(/[A-Za-z0-9+/]{40,}/);
+        expect(output).not.toContain(saved.slice(-60, -20));
+      }
+    } finally {
+      await sh('rm -f /usr/local/bin/base64 /run/jitsi-testbed-base64-armed');
+    }
+    expect(await config()).toBe(configBefore);
+    expect(await backupIds()).toEqual(backupsBefore);
+  });
+
   it('puts the host back on the state before the restore when a service fails on the restored one (exit 7)', async () => {
     await sh(`mkdir -p /etc/jitsi-testbed && echo "grep -q 'authentication = \\"token\\" -- do not delete me' ${domainFile(DOMAIN)}" > /etc/jitsi-testbed/fail-start-jicofo`);
     try {

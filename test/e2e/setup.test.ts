@@ -1,7 +1,8 @@
 // jitsi-jwt setup driven in a pseudo-terminal against real test hosts: a fresh
-// host set up with Enter and a few answers ends converged and proven, a re-run
-// shows the host's choices, Ctrl-C at the confirmation changes nothing, and a
-// password-protected server is switched only after an explicit yes.
+// host set up with Enter and a few answers ends converged and proven (every
+// question, where to save the secret included, asked before the host changes),
+// a re-run shows the host's choices, Ctrl-C at the confirmation changes
+// nothing, and a password-protected server is switched only after an explicit yes.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -48,7 +49,7 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await t.type(KEY.enter);
     await t.waitFor(/Keep the one on the server|Generate a new one/);
     await t.type(KEY.enter);
-    for (const question of [/Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/]) {
+    for (const question of [/Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/, /Save app_secret to a local file/]) {
       await t.waitFor(question);
       await t.type(KEY.enter);
     }
@@ -59,7 +60,9 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     expect((await bed.ssh(name, snapshot)).stdout).toBe(before);
   });
 
-  it('sets up a fresh host with Enter and a few answers: converged, proven, secret saved', async () => {
+  it('sets up a fresh host with Enter and a few answers, all asked before the host changes: converged, proven, secret saved', async () => {
+    const untouched = 'md5sum /etc/prosody/conf.avail/* /etc/jitsi/jicofo/jicofo.conf; ls /var/backups/jitsi-jwt 2>/dev/null | wc -l; cat /run/prosody/prosody.pid';
+    const before = (await bed.ssh(name, untouched)).stdout;
     // An unknown host key is shown and recorded only after a yes.
     const knownHosts = path.join(scratch, `known_hosts-${name}`);
     await fs.writeFile(knownHosts, '');
@@ -81,13 +84,20 @@ describe.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
     await t.type(KEY.enter);
     await t.waitFor(/Advanced/);
     await t.type(KEY.enter);
-    await t.waitFor(/Apply these changes/);
-    await t.type(KEY.enter);
+    // Where the secret goes is asked with the plan on the screen, before anything changed: not after the
+    // switch, when the host would wait on the new secret, locked, for a person to type.
     await t.waitFor(/Save app_secret to a local file/);
+    expect(t.screen).not.toMatch(/installing lua-cjson|smoke-testing/);
+    expect((await bed.ssh(name, untouched)).stdout).toBe(before);
     await t.type('y');
     await t.waitFor(/File/);
     await t.type(...secretFile, KEY.enter);
+    await t.waitFor(/Apply these changes/);
+    expect((await bed.ssh(name, untouched)).stdout).toBe(before);
+    await t.type(KEY.enter);
     expect(await t.exitCode()).toBe(0);
+    // After the confirmation the run goes to its end without another question.
+    expect(t.screen.slice(t.screen.lastIndexOf('Apply these changes'))).not.toContain('Save app_secret');
     expect(t.screen).toMatch(/ok\s+valid token\s+expected admitted\s+admitted/);
     expect(t.screen).toMatch(/ok\s+wrong room\s+expected refused\s+refused at room join/);
     expect(t.screen).toContain(`meeting URL: https://${DOMAIN}/jitsi-jwt-test?jwt=`);
@@ -174,12 +184,14 @@ it('gives, with --json at a terminal, the document apply gives for the same host
   const t = new Terminal(['setup', `deploy@${host.address}`, '--identity', bed.keyFile, '--known-hosts', bed.knownHostsFile, '--json'], { HOME: scratch }, { stdoutFile: out });
   await t.waitFor(/app_id/);
   await t.type(...'same_backend', KEY.enter);
-  for (const question of [/How does your backend sign tokens/, /Keep the one on the server|Generate a new one/, /Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/, /Apply these changes/]) {
+  for (const question of [/How does your backend sign tokens/, /Keep the one on the server|Generate a new one/, /Admit a token only/, /Make moderators/, /Let guests in/, /Advanced/]) {
     await t.waitFor(question);
     await t.type(KEY.enter);
   }
   await t.waitFor(/Save app_secret to a local file/);
   await t.type('n');
+  await t.waitFor(/Apply these changes/);
+  await t.type(KEY.enter);
   expect(await t.exitCode()).toBe(0);
   const fromSetup = parseRunDocument(await fs.readFile(out, 'utf8'));
   expect(fromSetup).toMatchObject({ command: 'setup', ok: true, secret: { source: 'generated', changed: true, delivered: [] } });

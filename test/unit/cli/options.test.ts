@@ -129,11 +129,40 @@ describe('numbers and durations', () => {
     [['plan', '--issuers', 'a, b'], {}, 'issuers', ['a', 'b']],
     [['plan'], { JITSI_JWT_AUDIENCES: 'jitsi' }, 'audiences', ['jitsi']],
     [['plan', '--issuers', ' , '], {}, 'issuers', 'refused'],
+    [['apply', '--exec-env', 'VAULT_ADDR', '--exec-env', 'VAULT_TOKEN,VAULT_NAMESPACE'], {}, 'execEnv', ['VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_NAMESPACE']],
+    [['rotate-secret'], { JITSI_JWT_EXEC_ENV: 'VAULT_ADDR,VAULT_TOKEN' }, 'execEnv', ['VAULT_ADDR', 'VAULT_TOKEN']],
   ];
   it.each(table)('%j %j → %s', async (args, env, key, expected) => {
     const read = optionsOf(args, env);
     if (expected === 'refused') await expect(read).rejects.toThrow(SettingsError);
     else expect((await read)[key]).toEqual(expected);
+  });
+});
+
+describe('secrets on the command line', () => {
+  const token = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2lnbmF0dXJl';
+
+  it('refuses doctor --token, naming the forms that keep the token out of argv', async () => {
+    for (const args of [['doctor', 'host', '--token', token], ['doctor', 'host', `--token=${token}`]]) {
+      const read = optionsOf(args);
+      await expect(read).rejects.toThrow(SettingsError);
+      await expect(read).rejects.toThrow(/--token would put a secret on the command line, where ps and shell history show it/);
+      const error = await read.catch((caught: SettingsError) => caught);
+      expect(error.hint).toMatch(/JITSI_JWT_TOKEN.*--token-file FILE.*--token-file - reads it from standard input/);
+      expect(`${error.message} ${error.hint}`).not.toContain(token);
+    }
+  });
+
+  it('takes the token from JITSI_JWT_TOKEN, and a file or standard input from --token-file', async () => {
+    expect((await optionsOf(['doctor', 'host'], { JITSI_JWT_TOKEN: token })).token).toBe(token);
+    expect((await optionsOf(['doctor', 'host', '--token-file', '-'])).tokenFile).toBe('-');
+  });
+
+  it('does not offer --token in help, and points to the safe forms there', () => {
+    const doctor = buildProgram().commands.find((c) => c.name() === 'doctor')!;
+    const help = doctor.helpInformation();
+    expect(help).not.toMatch(/--token </);
+    expect(help).toMatch(/--token-file <file>[\s\S]*JITSI_JWT_TOKEN/);
   });
 });
 
