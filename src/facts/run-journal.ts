@@ -64,6 +64,9 @@ export function journalText(journal: RunJournal): string {
 export function writeJournalLines(journal: RunJournal): string[] {
   return [
     `install -d -m 700 ${quote(JOURNAL_DIR)}`,
+    // Root's alone, whoever made it: the next run trusts only a record no one else could have written.
+    `chown 0:0 ${quote(JOURNAL_DIR)}`,
+    `chmod 700 ${quote(JOURNAL_DIR)}`,
     `journal_tmp=$(mktemp ${quote(`${JOURNAL_DIR}/.run.XXXXXX`)})`,
     `printf '%s' ${quote(journalText(journal))} > "$journal_tmp"`,
     `mv -f "$journal_tmp" ${quote(JOURNAL_FILE)}`,
@@ -83,10 +86,14 @@ export function clearJournalScript(): string {
 /**
  * The probe's section: the record, then `@@lock held|free|self`. Under the
  * lock (the probe of a changing run runs inside the lock script, which sets
- * `jitsi_jwt_holding`) the record is from an earlier run by definition.
+ * `jitsi_jwt_holding`) the record is from an earlier run by definition. A
+ * record in a directory or file others than root could have written is not
+ * read: nobody but a run of this tool may make the next one restart services
+ * or refuse to start.
  */
 export function journalProbeLines(lockFile = LOCK_FILE): string {
-  return `cat ${quote(JOURNAL_FILE)} 2>/dev/null
+  const rootOnly = (path: string) => `[ "$(stat -c %u ${quote(path)} 2>/dev/null)" = 0 ] && [ $((0$(stat -c %a ${quote(path)}) & 022)) = 0 ]`;
+  return `if [ -f ${quote(JOURNAL_FILE)} ] && [ ! -L ${quote(JOURNAL_FILE)} ] && ${rootOnly(JOURNAL_DIR)} && ${rootOnly(JOURNAL_FILE)}; then cat ${quote(JOURNAL_FILE)}; fi
 if [ "\${jitsi_jwt_holding:-}" = 1 ]; then echo '@@lock self'
 elif [ -e ${quote(lockFile)} ] && ! flock -n -E 75 ${quote(lockFile)} true 2>/dev/null; then echo '@@lock held'
 else echo '@@lock free'; fi`;
