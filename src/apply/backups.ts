@@ -6,8 +6,9 @@ import { BACKUP_ROOT, STAMP_GLOB, shQuote } from '../facts/backups.js';
 import { InternalError } from '../errors.js';
 
 /**
- * Removes all but the newest `keep` backups (by name, which is by time). Only
- * run after a run that wrote succeeded, so the newest is that run's own.
+ * Removes all but the newest `keep` backups (by name, which is by time) of
+ * those root owns. Only run after a run that wrote succeeded, so the newest
+ * is that run's own.
  */
 export function pruneScript(keep: number): string {
   if (!Number.isInteger(keep) || keep < 1) throw new InternalError(`keep must be a whole number of at least 1, not ${keep}`);
@@ -15,10 +16,11 @@ export function pruneScript(keep: number): string {
 root=${shQuote(BACKUP_ROOT)}
 [ -d "$root" ] && [ ! -L "$root" ] || exit 0
 chmod 700 "$root"
-# The glob lists the stamps in C order: oldest first.
+# The glob lists the stamps in C order: oldest first. Only root's count and go: a directory someone
+# else made there under a later name is not a backup, and must not push the run's own out.
 set --
 for d in "$root"/${STAMP_GLOB}; do
-	[ -d "$d" ] && [ ! -L "$d" ] && set -- "$@" "$d"
+	[ -d "$d" ] && [ ! -L "$d" ] && [ "$(stat -c %u "$d")" = 0 ] && set -- "$@" "$d"
 done
 while [ $# -gt ${keep} ]; do
 	rm -rf -- "$1"
