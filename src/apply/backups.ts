@@ -8,9 +8,10 @@ import { clearJournalScript } from '../facts/run-journal.js';
 import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
 
 /**
- * Removes all but the newest `keep` backups (by name, which is by time), and
- * the record of the run in progress. Only run after a run that wrote
- * succeeded, so the newest backup and the record are that run's own.
+ * Removes all but the newest `keep` backups (by name, which is by time) of
+ * those root owns, and the record of the run in progress. Only run after a
+ * run that wrote succeeded, so the newest backup and the record are that
+ * run's own.
  */
 export function pruneScript(keep: number): string {
   if (!Number.isInteger(keep) || keep < 1) throw new InternalError(`keep must be a whole number of at least 1, not ${keep}`);
@@ -18,10 +19,11 @@ export function pruneScript(keep: number): string {
 root=${shQuote(BACKUP_ROOT)}
 [ -d "$root" ] && [ ! -L "$root" ] || exit 0
 chmod 700 "$root"
-# The glob lists the stamps in C order: oldest first.
+# The glob lists the stamps in C order: oldest first. Only root's count and go: a directory someone
+# else made there under a later name is not a backup, and must not push the run's own out.
 set --
 for d in "$root"/${STAMP_GLOB}; do
-	[ -d "$d" ] && [ ! -L "$d" ] && set -- "$@" "$d"
+	[ -d "$d" ] && [ ! -L "$d" ] && [ "$(stat -c %u "$d")" = 0 ] && set -- "$@" "$d"
 done
 while [ $# -gt ${keep} ]; do
 	rm -rf -- "$1"

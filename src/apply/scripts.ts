@@ -126,7 +126,13 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     // A temporary file left by a failed step is removed, whatever failed.
     'tmp=',
     `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
-    `install -d -m 700 ${shQuote(BACKUP_ROOT)} ${shQuote(backupDir)}`,
+    // A rollback and a restore write what a backup holds as root: only root may add, rename or change backups,
+    // so the directory becomes root's whoever owned it, and this run's own is always new (mkdir, never one found there).
+    `if [ -L ${shQuote(BACKUP_ROOT)} ]; then echo ${shQuote(`${BACKUP_ROOT} is a symbolic link; make it a directory of root's (mode 700)`)} >&2; exit 1; fi`,
+    `install -d -m 700 ${shQuote(BACKUP_ROOT)}`,
+    `chown root:root ${shQuote(BACKUP_ROOT)}`,
+    `chmod 700 ${shQuote(BACKUP_ROOT)}`,
+    `mkdir -m 700 ${shQuote(backupDir)}`,
     `: > ${shQuote(`${backupDir}/manifest`)}`,
     // Recorded before the first change: a controller that dies from here on leaves the host a record of this run.
     ...(options.journal ? writeJournalLines(options.journal) : []),
@@ -207,13 +213,23 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   return lines.join('\n');
 }
 
-/** Puts back every file the write step saved, removes the links it made and puts back the links it removed. */
+/**
+ * Puts back every file the write step saved, removes the links it made and
+ * puts back the links it removed. Refuses a backup directory or manifest that
+ * anyone but root could have written (the write step makes its own root's).
+ */
 export function restoreScript(backupDir: string): string {
   return `set -e
 tmp=
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 manifest=${shQuote(`${backupDir}/manifest`)}
 [ -f "$manifest" ] || exit 0
+for p in ${shQuote(backupDir)} "$manifest"; do
+	if [ -L "$p" ] || [ "$(stat -c %u "$p")" != 0 ] || [ $((0$(stat -c %a "$p") & 022)) != 0 ]; then
+		echo "$p may be written by others than root (owner $(stat -c %U "$p"), mode $(stat -c %a "$p")): nothing is restored from it" >&2
+		exit 1
+	fi
+done
 while IFS="$(printf '\\t')" read -r kind target saved; do
 	case "$kind" in
 	file) tmp=$(mktemp "$(dirname "$target")/.jitsi-jwt.XXXXXX") && cp -a "$saved" "$tmp" && mv -f "$tmp" "$target" ;;

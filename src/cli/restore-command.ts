@@ -9,6 +9,7 @@ import { BACKUP_ROOT, normaliseBackupChoice, type BackupSummary } from '../facts
 import { SettingsError } from '../errors.js';
 import { isEmpty, type Plan } from '../plan/changes.js';
 import type { RestorePlanning } from '../plan/restore.js';
+import { backupProblem } from '../plan/backup-trust.js';
 import { runRestore, type RestoreProposal } from '../run/restore-run.js';
 import { hostsRequest, type CommonFlags } from './flags.js';
 import { canAsk, confirm } from './prompt.js';
@@ -25,7 +26,8 @@ export interface RestoreFlags extends CommonFlags {
 
 /** A backup as the run document shows it. */
 function backupDocument(backup: BackupSummary) {
-  return { id: backup.id, dir: backup.dir, createdAt: backup.createdAt, files: backup.files, links: backup.links, removedLinks: backup.removedLinks };
+  const refused = backupProblem(backup);
+  return { id: backup.id, dir: backup.dir, createdAt: backup.createdAt, files: backup.files, links: backup.links, removedLinks: backup.removedLinks, ...(refused ? { refused } : {}) };
 }
 
 /** The run document, with the host's backups (all of them, or the one restored) and the restore's own summary of changes. */
@@ -74,10 +76,15 @@ function renderListing(backups: BackupSummary[], host: string, style: Style): st
   const header = ['ID', 'WHEN', 'FILES', 'LINKS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+  const refused = backups.flatMap((b) => {
+    const problem = backupProblem(b);
+    return problem ? [yellow(style, `warning: restore refuses ${b.id}: ${problem}, so someone other than root could have written it`)] : [];
+  });
   return [
     bold(style, `Backups on ${host} (${BACKUP_ROOT}), newest first:`),
     bold(style, line(header)),
     ...rows.map(line),
+    ...refused,
     '',
     dim(style, 'Each holds the files as they were before the run that made it. Restore one with: jitsi-jwt restore TARGET --backup ID (or --backup latest)'),
   ].join('\n');

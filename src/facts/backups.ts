@@ -3,7 +3,8 @@
 // the saved copies. Here: how they are named, the script that reads them, and
 // the pure parsers of what it prints. The directories hold old secrets: they
 // stay root-only, and only directories named like the tool's own stamps are
-// ever listed or removed.
+// ever listed or removed. Who owns them is read too, since a restore writes
+// what a backup holds as root (plan/backup-trust.ts decides what to trust).
 import { InternalError } from '../errors.js';
 
 export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
@@ -35,20 +36,30 @@ export type BackupChoice = undefined | 'latest' | string;
 /**
  * Lists the backups with their manifests and, for the chosen one, the saved
  * copies and the current state of every path it names (file contents
- * base64-encoded, as the probe does). Only reads.
+ * base64-encoded, as the probe does), with who owns the directories and the
+ * chosen manifest. Only reads. `root`: where the backups are (tests use another).
  */
-export function backupsScript(choice: BackupChoice): string {
+export function backupsScript(choice: BackupChoice, root = BACKUP_ROOT): string {
   // Anything but "latest" or a stamp cannot name a backup: choose nothing, and the caller lists what there is.
   const wanted = choice === 'latest' || (choice !== undefined && isBackupId(choice)) ? choice : '';
   return `export LC_ALL=C
 echo '@@backups'
-root=${shQuote(BACKUP_ROOT)}
+root=${shQuote(root)}
 tab=$(printf '\\t')
 chosen=
 wanted=${shQuote(wanted)}
+owned() { # $1 path: what is there (links not followed), and for a directory or file its mode, owner's uid and name
+	if [ -L "$1" ]; then printf link
+	elif [ -d "$1" ]; then printf 'dir\\t%s' "$(stat --printf '%a\\t%u\\t%U' "$1")"
+	elif [ -f "$1" ]; then printf 'file\\t%s' "$(stat --printf '%a\\t%u\\t%U' "$1")"
+	elif [ -e "$1" ]; then printf other
+	else printf missing
+	fi
+}
+printf '@@root\\t%s\\n' "$(owned "$root")"
 for d in "$root"/${STAMP_GLOB}; do
 	[ -d "$d" ] && [ ! -L "$d" ] || continue
-	printf '@@backup\\t%s\\n' "\${d##*/}"
+	printf '@@backup\\t%s\\t%s\\n' "\${d##*/}" "$(owned "$d")"
 	[ -f "$d/manifest" ] && while IFS= read -r line; do printf '@@entry\\t%s\\n' "$line"; done < "$d/manifest"
 	case "$wanted" in latest|"\${d##*/}") chosen=\${d##*/} ;; esac
 done
@@ -61,6 +72,7 @@ copy() { # $1 tag, $2 the path it stands for, $3 the file to read: mode, owner, 
 }
 if [ -n "$chosen" ]; then
 	printf '@@chosen\\t%s\\n' "$chosen"
+	printf '@@manifest\\t%s\\n' "$(owned "$root/$chosen/manifest")"
 	[ -f "$root/$chosen/manifest" ] && while IFS="$tab" read -r kind path saved; do
 		case "$kind:$path" in
 		# debconf's databases (every package's answers, passwords too) are not read back: restore sets the answers it keeps in step itself.
@@ -101,10 +113,22 @@ export function parseManifest(lines: string[]): ManifestEntry[] {
   return entries;
 }
 
+/** What is at a path and who may change it, as the backups script read it (a link is not followed). */
+export interface PathOwnership {
+  kind: 'dir' | 'file' | 'link' | 'other' | 'missing';
+  /** octal permission bits, e.g. "700" (a directory or file) */
+  mode?: string;
+  uid?: number;
+  /** the owner's name ("UNKNOWN" when the uid has none) */
+  owner?: string;
+}
+
 export interface BackupSummary {
   /** the directory's name */
   id: string;
   dir: string;
+  /** the directory's owner and mode */
+  ownership: PathOwnership;
   /** when its run started (ISO 8601) */
   createdAt: string;
   /** files the run replaced; the backup holds what they were */
@@ -129,7 +153,10 @@ export type LinkState = { kind: 'link'; target: string } | { kind: 'other' } | {
 
 /** The chosen backup, and what the host has now at every path it names. */
 export interface BackupContents {
+  /** the directory all backups are in */
+  root: PathOwnership;
   backup: BackupSummary;
+  manifest: PathOwnership;
   /** saved copies by the path they stand for; undefined: the copy is missing */
   saved: Map<string, FileCopy | undefined>;
   /** the files as they are now; undefined: no longer there */
@@ -138,14 +165,26 @@ export interface BackupContents {
 }
 
 export interface BackupsReading {
+  /** the directory all backups are in */
+  root: PathOwnership;
   /** newest first */
   backups: BackupSummary[];
   chosen?: BackupContents;
 }
 
-export function summariseBackup(id: string, entries: ManifestEntry[]): BackupSummary {
+export function summariseBackup(id: string, entries: ManifestEntry[], ownership: PathOwnership): BackupSummary {
   const paths = (kind: ManifestEntry['kind']) => [...new Set(entries.filter((e) => e.kind === kind).map((e) => e.path))];
-  return { id, dir: `${BACKUP_ROOT}/${id}`, createdAt: backupTime(id), files: paths('file'), links: paths('link'), removedLinks: paths('unlink'), entries };
+  return { id, dir: `${BACKUP_ROOT}/${id}`, ownership, createdAt: backupTime(id), files: paths('file'), links: paths('link'), removedLinks: paths('unlink'), entries };
+}
+
+const KINDS: readonly PathOwnership['kind'][] = ['dir', 'file', 'link', 'other', 'missing'];
+
+/** What owned() printed: `KIND` or `KIND<TAB>MODE<TAB>UID<TAB>NAME`; nothing at all reads as missing. */
+function pathOwnership(fields: string[]): PathOwnership {
+  const [kind, mode, uid, owner] = fields;
+  if (!KINDS.includes(kind as PathOwnership['kind'])) return { kind: 'missing' };
+  if (mode === undefined || !/^\d+$/.test(uid ?? '')) return { kind: kind as PathOwnership['kind'] };
+  return { kind: kind as PathOwnership['kind'], mode, uid: Number(uid), owner };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -168,6 +207,9 @@ export function parseBackupsOutput(stdout: string): BackupsReading | undefined {
   const start = lines.indexOf('@@backups');
   if (start < 0 || !lines.slice(start).includes('@@end')) return undefined;
   const manifests = new Map<string, string[]>();
+  const ownerships = new Map<string, PathOwnership>();
+  let root: PathOwnership = { kind: 'missing' };
+  let manifest: PathOwnership = { kind: 'missing' };
   let current: string[] | undefined;
   let chosenId: string | undefined;
   const saved = new Map<string, FileCopy | undefined>();
@@ -177,6 +219,9 @@ export function parseBackupsOutput(stdout: string): BackupsReading | undefined {
     if (line === '@@end') break;
     const [tag, ...fields] = line.split('\t');
     switch (tag) {
+      case '@@root':
+        root = pathOwnership(fields);
+        break;
       case '@@backup':
         if (!isBackupId(fields[0] ?? '')) {
           current = undefined;
@@ -184,6 +229,10 @@ export function parseBackupsOutput(stdout: string): BackupsReading | undefined {
         }
         current = [];
         manifests.set(fields[0], current);
+        ownerships.set(fields[0], pathOwnership(fields.slice(1)));
+        break;
+      case '@@manifest':
+        manifest = pathOwnership(fields);
         break;
       case '@@entry':
         current?.push(fields.join('\t'));
@@ -202,9 +251,11 @@ export function parseBackupsOutput(stdout: string): BackupsReading | undefined {
         break;
     }
   }
-  const backups = [...manifests.entries()].map(([id, manifest]) => summariseBackup(id, parseManifest(manifest))).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const backups = [...manifests.entries()]
+    .map(([id, lines]) => summariseBackup(id, parseManifest(lines), ownerships.get(id) ?? { kind: 'missing' }))
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const chosen = backups.find((b) => b.id === chosenId);
-  return { backups, ...(chosen ? { chosen: { backup: chosen, saved, current: now, links } } : {}) };
+  return { root, backups, ...(chosen ? { chosen: { root, backup: chosen, manifest, saved, current: now, links } } : {}) };
 }
 
 /** The backup a --backup value names: its name, its directory's path, or "latest". */

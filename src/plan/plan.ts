@@ -23,7 +23,8 @@ export const CONFIG_MODE = '640';
 export const CONFIG_OWNER = 'root';
 export const CONFIG_GROUP = 'prosody';
 
-const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
+/** Lua modules Debian ships only for an older Lua than Prosody runs on: linked under /usr/local/share/lua. */
+export const PURE_LUA_MODULES = ['basexx', 'inspect'] as const;
 
 function luaVersion(facts: HostFacts): string | undefined {
   return /^lua(5\.\d)$/.exec(facts.prosody.lua ?? '')?.[1];

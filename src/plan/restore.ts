@@ -10,6 +10,7 @@ import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { tokensDebconf, unifiedDiff } from './plan.js';
 import { DEBCONF_DATABASES, type FileChange, type LinkChange, type LinkRemoval, type Plan } from './changes.js';
 import { chooseDomain, currentTokenState, type CurrentTokenState } from './resolve.js';
+import { checkRestorable } from './backup-trust.js';
 
 export interface RestorePlanning {
   plan: Plan;
@@ -29,6 +30,7 @@ function firstPerPath(entries: ManifestEntry[]): ManifestEntry[] {
 const ownerOf = (copy: FileCopy) => `${copy.owner}:${copy.group}`;
 
 export function planRestore(facts: HostFacts, contents: BackupContents, options: { domain?: string } = {}): RestorePlanning {
+  checkRestorable(contents, facts.domainFiles.map((f) => f.path));
   const { backup } = contents;
   const why = `as it was before the run that made backup ${backup.id}`;
   const files: FileChange[] = [];

@@ -1,5 +1,6 @@
-// What a token-secured host signs with, read without changing anything (for
-// token and smoke, which take no lock).
+// What a token-secured host signs with: read without changing anything or
+// taking the lock (token, smoke --url), or worked out from facts read under it
+// (smoke through SSH).
 import type { Connector } from '../connector/types.js';
 import { SettingsError } from '../errors.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
@@ -24,11 +25,15 @@ export interface HostCredentials {
 }
 
 export async function readHostCredentials(connector: Connector, requestedDomain?: string): Promise<HostCredentials> {
-  const facts = parseFacts((await connector.run(probeScript())).stdout);
+  return hostCredentials(parseFacts((await connector.run(probeScript())).stdout), connector.label, requestedDomain);
+}
+
+/** What the host behind `label` signs with, from its facts; refuses a host that does not use tokens. */
+export function hostCredentials(facts: HostFacts, label: string, requestedDomain?: string): HostCredentials {
   const chosen = chooseDomain(facts, requestedDomain);
   const current = currentTokenState(chosen, facts);
   if (!current.tokenAuth || !current.appId || (current.keys.mode === 'secret' && !current.appSecret)) {
-    throw new SettingsError(`${chosen.domain} on ${connector.label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
+    throw new SettingsError(`${chosen.domain} on ${label} does not use token authentication yet (no app_id/app_secret)`, 'run jitsi-jwt apply on it first');
   }
   return {
     domain: chosen.domain, appId: current.appId, appSecret: current.keys.mode === 'secret' ? current.appSecret : undefined, keys: current.keys, moderatorFromToken: current.moderatorFromToken, facts,

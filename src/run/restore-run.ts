@@ -11,6 +11,7 @@ import { EXIT, ProbeFailedError, RolledBackError, SettingsError, errorInfo, exit
 import { parseFacts, probeScript, TOKEN_LUA_MODULES, type HostFacts } from '../facts/probe.js';
 import { isEmpty } from '../plan/changes.js';
 import { planRestore, type RestorePlanning } from '../plan/restore.js';
+import { checkBackupRoot } from '../plan/backup-trust.js';
 import { connectHost, takeLock, type HostsRequest } from './hosts.js';
 import type { HostEntry } from './inventory.js';
 import { countRoundTrips, fail, finishTimings, newMember, seconds, type CountedConnector, type HostResult } from './results.js';
@@ -114,6 +115,8 @@ export async function runRestore(entry: HostEntry, hosts: Omit<HostsRequest, 'en
       release = opened.release;
       result.timings.readSeconds = seconds(performance.now() - t0);
       const { reading } = opened;
+      // What a directory others can write holds may be planted: not even listed as backups.
+      checkBackupRoot(reading.root);
       if (request.backup === undefined) {
         outcome.backups = reading.backups;
         result.status = 'unchanged';

@@ -1,16 +1,18 @@
 // smoke as a run: prove token authentication on every host through an SSH
 // tunnel to its Prosody, with the credentials each host has (or the ones
-// given); or at one public URL. Changes nothing, takes no lock.
+// given); or at one public URL. Through SSH it holds each host's lock, as
+// apply does: it makes and removes Prosody accounts there, and a run that
+// restarts Prosody meanwhile would break both. At a URL it only reads the
+// host (if any) and takes no lock.
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import type { Connector } from '../connector/types.js';
 import { EXIT, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { expectationsFor, runSmoke, tunnelTarget, type SmokeReport } from '../smoke/smoke.js';
 import { HostAccounts } from '../smoke/accounts.js';
-import { credentialsOf, readHostCredentials, type HostCredentials } from './credentials.js';
+import { credentialsOf, hostCredentials, type HostCredentials } from './credentials.js';
 import { publicKeyExpectations } from './signers.js';
-import { closeHosts, connectHost, openMembers, type HostsRequest } from './hosts.js';
+import { closeHosts, connectHost, lockAndRead, openMembers, type HostsRequest, type OpenHost } from './hosts.js';
 import { fail, finishTimings, mapLimit, seconds, worstExitCode, type HostResult } from './results.js';
 
 export interface SmokeOutcome {
@@ -25,11 +27,19 @@ export async function smokeHosts(hosts: HostsRequest, options: TokenOptions): Pr
   const started = performance.now();
   if (options.appId) validateAppId(options.appId);
   if (options.appSecret !== undefined) validateSecret(options.appSecret, options.allowWeakSecret);
-  const members = await openMembers<HostCredentials & { connector: Connector }>(
+  const members = await openMembers<HostCredentials & OpenHost>(
     hosts.entries,
     hosts.concurrency,
     (entry) => connectHost(entry, hosts.connection, hosts.sudoPassword(entry), hosts.questions),
-    async (connector, entry) => ({ ...(await readHostCredentials(connector, entry.domain ?? options.domain)), connector }),
+    async (connector, entry) => {
+      const open = await lockAndRead(connector);
+      try {
+        return { ...open, ...hostCredentials(open.facts, connector.label, entry.domain ?? options.domain) };
+      } catch (error) {
+        await open.release();
+        throw error;
+      }
+    },
   );
   try {
     await mapLimit(members, hosts.concurrency, async (member) => {

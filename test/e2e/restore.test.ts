@@ -3,12 +3,15 @@
 // backup of the token state first), changes nothing when there is nothing to
 // change, rolls back a restore that fails, and brings token auth back from the
 // backup it made; a successful run prunes to the newest --keep-backups.
+// Backups someone other than root could have written are refused, and a
+// manifest naming anything jitsi-jwt does not write restores nothing; a run
+// that writes takes the backup directory back from a user who owned it.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestBed, type HostRecord } from '../../testbed/bed.js';
+import { TestBed, USERS, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/errors.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, eventNames, prosodyPid, secretAdmitted, serviceEvents, waitForFocus } from '../support/token-host.js';
@@ -201,7 +204,8 @@ describe('backups and restore', () => {
       expect(await config()).toBe(stockConfig);
       expect(await ownership()).toBe(stockOwnership);
       expect(await linkState()).toEqual(['none', 'none']);
-      expect(await sh('service jicofo status')).toMatch(/is running/);
+      // Under systemd, service hands over to systemctl, which says so its own way.
+      expect(await sh('service jicofo status')).toMatch(/is running|Active: active \(running\)/);
     } finally {
       await sh('rm -f /etc/jitsi-testbed/fail-start-jicofo');
     }
@@ -240,5 +244,74 @@ describe('backups and restore', () => {
     const newest = [first, second].map((r) => backupOf(r.stdout));
     expect((await sh(`ls -1 ${ROOT}`)).split('\n').sort()).toEqual([...strangers, ...newest].sort());
     expect(await sh(`stat -c '%a %U' ${ROOT}`)).toBe('700 root');
+  });
+
+  const planter = USERS.sudoPassword;
+  const planted = '2099-01-01T00-00-00-000Z';
+
+  it('refuses to restore from a backup directory another user owns, and lists nothing from it', async () => {
+    const motd = await sh('cat /etc/motd');
+    // Mode 700, as runs leave it, but owned by a user who is not root: that user can plant a newer backup.
+    await sh(`chown ${planter}: ${ROOT}`);
+    await bed.ssh(NAME, `mkdir ${ROOT}/${planted} && printf 'file\\t/etc/motd\\t${ROOT}/${planted}/file-0\\n' > ${ROOT}/${planted}/manifest && echo planted > ${ROOT}/${planted}/file-0`, { user: planter });
+    const refused = await cli('restore', ['--backup', 'latest', '--yes']);
+    expect(refused.exitCode).toBe(EXIT.hostState);
+    expect(refused.stderr).toContain(`${ROOT} is not root's (owner ${planter} (uid `);
+    expect(refused.stderr).toMatch(/, mode 700\): whoever can write there can plant a backup/);
+    expect(refused.stderr).toContain(`chown root:root ${ROOT} && chmod 700 ${ROOT}`);
+    const listing = await cli('restore', ['--json']);
+    expect(listing.exitCode).toBe(EXIT.hostState);
+    expect(parseRunDocument(listing.stdout).hosts[0].error?.code).toBe('host-state');
+    expect(await sh('cat /etc/motd')).toBe(motd);
+  });
+
+  it("a run that writes takes the directory back; the planted backup neither counts when it prunes nor is restored", async () => {
+    const motd = await sh('cat /etc/motd');
+    try {
+      const rotated = await cli('rotate-secret', ['--yes', '--json', '--secret-out', path.join(scratch, 'secret-4'), '--keep-backups', '1']);
+      expect(rotated.exitCode).toBe(0);
+      const own = backupOf(rotated.stdout);
+      expect(await sh(`stat -c '%a %U %G' ${ROOT}`)).toBe('700 root root');
+      expect(await sh(`stat -c '%a %U' ${ROOT}/${own}`)).toBe('700 root');
+      // The planted directory is not one of the tool's backups: it neither pushed the run's own out nor went.
+      expect(await backupIds()).toEqual(['2000-01-01T00-00-00-000Z', own, planted]);
+
+      // Still the newest: listed with a warning, and refused by name.
+      const listing = await cli('restore');
+      expect(listing.exitCode).toBe(0);
+      expect(listing.stdout).toContain(`warning: restore refuses ${planted}: ${ROOT}/${planted} is not root's (owner ${planter}`);
+      const document = parseRunDocument((await cli('restore', ['--json'])).stdout);
+      const listed = (document.hosts[0] as unknown as { backups: { id: string; refused?: string }[] }).backups;
+      expect(listed.map((b) => [b.id, Boolean(b.refused)])).toEqual([[planted, true], [own, false]]);
+      const refused = await cli('restore', ['--backup', 'latest', '--yes']);
+      expect(refused.exitCode).toBe(EXIT.hostState);
+      expect(refused.stderr).toContain(`backup ${planted} cannot be trusted: ${ROOT}/${planted} is not root's (owner ${planter}`);
+      expect(refused.stderr).toContain(`rm -rf ${ROOT}/${planted}`);
+      expect(await sh('cat /etc/motd')).toBe(motd);
+    } finally {
+      await sh(`rm -rf ${ROOT}/${planted} && chown root:root ${ROOT}`);
+    }
+  });
+
+  it('restores nothing of a backup whose manifest names a file jitsi-jwt does not write, changing nothing', async () => {
+    const [own] = (await backupIds()).filter((id) => id !== '2000-01-01T00-00-00-000Z');
+    const forged = '2098-01-01T00-00-00-000Z';
+    // Root's own, and a copy of a real backup that would put the previous secret back, plus one line more.
+    await sh(`cp -a ${ROOT}/${own} ${ROOT}/${forged} && sed -i 's|/${own}/|/${forged}/|' ${ROOT}/${forged}/manifest && printf 'file\\t/etc/motd\\t${ROOT}/${forged}/file-9\\n' >> ${ROOT}/${forged}/manifest && echo forged > ${ROOT}/${forged}/file-9`);
+    try {
+      const motd = await sh('cat /etc/motd');
+      const configBefore = await config();
+      const ids = await backupIds();
+      const pidBefore = await prosodyPid(bed, NAME);
+      const run = await cli('restore', ['--backup', forged, '--yes']);
+      expect(run.exitCode).toBe(EXIT.hostState);
+      expect(run.stderr).toContain(`backup ${forged} names what jitsi-jwt does not manage, so nothing of it is restored: /etc/motd, which jitsi-jwt never writes`);
+      expect(await sh('cat /etc/motd')).toBe(motd);
+      expect(await config()).toBe(configBefore);
+      expect(await backupIds()).toEqual(ids);
+      expect(await prosodyPid(bed, NAME)).toBe(pidBefore);
+    } finally {
+      await sh(`rm -rf ${ROOT}/${forged}`);
+    }
   });
 });

@@ -1,8 +1,10 @@
 // jitsi-jwt smoke and token on converged hosts of both suites: every case
 // behaves through the SSH tunnel as the sudo user; the smoke test fails,
 // naming the case, on a host left open, a secret that differs, room checks
-// switched off; moderators come from the token; and the same proof works at a
-// public https URL through nginx from Debian, as Jitsi's stock site proxies it.
+// switched off; moderators come from the token; it holds the host's lock, so
+// it is refused while another run works on the host and an apply is refused
+// while it runs; and the same proof works at a public https URL through nginx
+// from Debian, as Jitsi's stock site proxies it.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, type HostRecord } from '../../testbed/bed.js';
 import { EXIT } from '../../src/errors.js';
+import { LOCK_DIR, LOCK_FILE, LOCK_HOLDER } from '../../src/apply/scripts.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, restartProsody, waitForFocus } from '../support/token-host.js';
 import { mintToken } from '../../src/token/mint.js';
@@ -64,6 +67,46 @@ describe.concurrent.each(['bookworm-1', 'trixie-1'])('%s', (name) => {
       ['plain token', true, 'admitted as member'],
     ]);
     expect(run.stdout).not.toContain(appSecret);
+  });
+
+  // One suite is enough: the lock is the same on both, and bookworm's suite has the slow focus-less case.
+  it.runIf(name === 'trixie-1').sequential('holds the host lock: refused while another run works on the host, and an apply is refused while it runs', async () => {
+    const holder = async () => (await bed.ssh(name, `cat ${LOCK_HOLDER} 2>/dev/null || true`)).stdout;
+    const until = async (done: (text: string) => boolean) => {
+      for (let i = 0; i < 200 && !done(await holder()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    // Another run holds the lock the way the tool's lock script does: flock on the file, its holder named.
+    const other = await bed.ssh(
+      name,
+      `mkdir -p -m 700 ${LOCK_DIR} && { setsid sh -c 'exec 9>>${LOCK_FILE}; flock 9; printf "%s %s ops\\n" $$ $(date +%s) > ${LOCK_HOLDER}; exec sleep 120' >/dev/null 2>&1 </dev/null & echo $!; }`,
+    );
+    try {
+      await until((text) => text.endsWith(' ops'));
+      const refused = await jitsiJwt(['smoke', target(), ...sshFlags(bed), '--json']);
+      expect(refused.exitCode).toBe(EXIT.locked);
+      const result = parseRunDocument(refused.stdout).hosts[0];
+      expect(result.error?.code).toBe('locked');
+      expect(result.error?.message).toMatch(/^another jitsi-jwt run is working on deploy@\S+ right now \(pid \d+, since [\d-]+T[\d:]+Z, for ops\)$/);
+      expect(result.smoke).toBeNull();
+      const text = await jitsiJwt(['smoke', target(), ...sshFlags(bed)]);
+      expect(text.exitCode).toBe(EXIT.locked);
+      expect(text.stderr).toMatch(/another jitsi-jwt run is working on .* right now/);
+    } finally {
+      await bed.ssh(name, `kill ${other.stdout.trim()}`);
+    }
+
+    const apply = () => jitsiJwt(['apply', target(), ...sshFlags(bed), '--app-id', appId, '--moderator-from-token', '--yes', '--no-smoke'], { env: { JITSI_JWT_APP_SECRET: appSecret } });
+    const before = await holder();
+    const smoke = jitsiJwt(['smoke', target(), ...sshFlags(bed), '--moderator-from-token', '--json']);
+    await until((text) => text !== '' && text !== before);
+    const during = await apply();
+    expect(during.exitCode).toBe(EXIT.locked);
+    expect(during.stderr).toMatch(/another jitsi-jwt run is working on .* right now \(pid \d+, since [\d-]+T[\d:]+Z, for deploy\)/);
+    const done = await smoke;
+    expect(done.exitCode).toBe(0);
+    expect(parseRunDocument(done.stdout).hosts[0].smoke?.ok).toBe(true);
+    // Released when it ended.
+    expect((await apply()).exitCode).toBe(0);
   });
 
   // One suite is enough: with focus gone, the valid token waits 30 s for it (the cases after it do not wait again).

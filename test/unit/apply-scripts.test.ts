@@ -1,8 +1,13 @@
 // The pure parts of apply: which configuration-check lines a change
-// introduced, and reading the scripts' result lines.
+// introduced, and reading the scripts' result lines; and the rollback script,
+// run under dash, refusing a backup others could have written.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { introducedFindings } from '../../src/apply/apply.js';
-import { parseLockAnswer, parseScriptOutput } from '../../src/apply/scripts.js';
+import { parseLockAnswer, parseScriptOutput, restoreScript } from '../../src/apply/scripts.js';
 
 const stockCheck = [
   'Checking config...',
@@ -68,5 +73,50 @@ describe('parseLockAnswer', () => {
     ['sudo: unable to resolve host', { state: 'error', reason: 'unexpected answer from the lock script: sudo: unable to resolve host' }],
   ])('%j', (line, answer) => {
     expect(parseLockAnswer(line)).toEqual(answer);
+  });
+});
+
+// Giving the backup another owner needs root.
+describe.runIf(process.getuid?.() === 0)('restoreScript, run under dash', () => {
+  const setUp = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-script-'));
+    const backup = path.join(dir, 'backup');
+    const target = path.join(dir, 'target');
+    fs.mkdirSync(backup, { mode: 0o700 });
+    fs.writeFileSync(path.join(backup, 'file-0'), 'as it was\n');
+    fs.writeFileSync(path.join(backup, 'manifest'), `file\t${target}\t${backup}/file-0\n`, { mode: 0o644 });
+    fs.writeFileSync(target, 'changed\n');
+    return { dir, backup, target, run: () => spawnSync('dash', [], { input: restoreScript(backup), encoding: 'utf8' }) };
+  };
+
+  it("puts back what the run's own backup holds", () => {
+    const { dir, target, run } = setUp();
+    try {
+      const result = run();
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('@@result restored yes');
+      expect(fs.readFileSync(target, 'utf8')).toBe('as it was\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['a backup directory another user owns', (backup: string) => fs.chownSync(backup, 1000, 1000), /backup may be written by others than root \(owner [^,]+, mode 700\)/],
+    ['a manifest another user owns', (backup: string) => fs.chownSync(path.join(backup, 'manifest'), 1000, 1000), /manifest may be written by others than root/],
+    ['a manifest everyone can write', (backup: string) => fs.chmodSync(path.join(backup, 'manifest'), 0o666), /manifest may be written by others than root \(owner root, mode 666\)/],
+    ['a backup directory its group can write', (backup: string) => fs.chmodSync(backup, 0o770), /mode 770/],
+  ])('refuses %s, changing nothing', (_case, plant, message) => {
+    const { dir, backup, target, run } = setUp();
+    try {
+      plant(backup);
+      const result = run();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stdout).not.toContain('@@result restored');
+      expect(fs.readFileSync(target, 'utf8')).toBe('changed\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
