@@ -7,6 +7,7 @@ import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
+import { configLoad, configuredHttpAddress } from '../prosody/config-files.js';
 import { editAnonymousDomain } from '../web/config-js.js';
 import { fingerprint } from '../token/keys.js';
 import { passwordLogins, planAccess } from './access.js';
@@ -180,7 +181,10 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt + STALE_MARGIN_SECONDS < domainFile.mtime) {
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }
-  if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');
+  if (prosody.installed && prosody.processes.length === 0) {
+    restartReasons.push('Prosody is not running (apply starts it)');
+    warnings.push(prosodyDownNote(facts));
+  }
   // A component that died (jicofo's unit stays "active (exited)" then) restarts on its own when nothing else needs a restart.
   const down = SERVICES.filter((s) => s !== 'prosody' && facts.services[s].installed && facts.services[s].processes.length === 0);
   const restarts = restartReasons.length > 0 ? SERVICES.filter((s) => facts.services[s].installed) : down;
@@ -207,6 +211,13 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     ...(keyFiles.added.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
     keys: keysSummary(settings.previousKeys, settings.keys, publicKeys?.asapKeyServer, keyFiles, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
   };
+}
+
+/** A stopped Prosody has no sockets to go by: the smoke test aims where its config has it listen. */
+function prosodyDownNote(facts: HostFacts): string {
+  const { address, setting } = configuredHttpAddress(configLoad(facts));
+  const where = address ? `at ${address}:5280, where its config has it listen (${setting})` : `at 127.0.0.1:5280: its config names no IPv4 address to reach it at (${setting})`;
+  return `Prosody is not running on this host: apply starts it, restarts the services that log in to it after it, and smoke-tests it ${where}`;
 }
 
 const KEY_FILE_MODE = '644';

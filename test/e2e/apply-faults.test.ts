@@ -6,7 +6,9 @@
 // while restarts are still confirmed; a local user can neither hold nor plant
 // the lock, nor plant a file in /tmp that a run writes through; a lock that
 // cannot be taken is told apart from one that is held; settings from the
-// environment mean what they say before anything connects.
+// environment mean what they say before anything connects. And a Prosody
+// stopped before the run: plan says apply starts it, and apply proves it where
+// its config has it listen.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -147,6 +149,24 @@ EOF`,
       expect(converged.exitCode).toBe(0);
       expect(parseRunDocument(converged.stdout).hosts[0].smoke?.ok).toBe(true);
       expect(await prosodyPid(bed, name)).not.toBe(pid);
+    });
+
+    it('starts a Prosody that was stopped, says so in the plan, and proves it where its config has it listen', async () => {
+      await bed.ssh(name, 'systemctl stop prosody');
+      const planned = await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults'], { env });
+      expect(planned.exitCode).toBe(0);
+      // The test bed pins Prosody to the host's own address in prosody.cfg.lua (testbed/provision.ts).
+      expect(planned.stdout).toContain(
+        `warning: Prosody is not running on this host: apply starts it, restarts the services that log in to it after it, and smoke-tests it at ${host.address}:5280, where its config has it listen (http_interfaces at /etc/prosody/prosody.cfg.lua:4)`,
+      );
+      const run = await apply(['--json']);
+      expect(run.stderr).toBe('');
+      expect(run.exitCode).toBe(0);
+      const report = parseRunDocument(run.stdout).hosts[0];
+      expect(report.restartReasons).toContain('Prosody is not running (apply starts it)');
+      expect(report.smoke?.cases.map((c) => [c.name, c.verdict])).toContainEqual(['valid token', 'pass']);
+      expect(report.smoke?.ok).toBe(true);
+      expect((await bed.ssh(name, 'systemctl is-active prosody')).stdout.trim()).toBe('active');
     });
 
     it('refuses a changed host key, showing both fingerprints', async () => {
