@@ -7,6 +7,7 @@ import { HostStateError } from '../errors.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
+import { requireNoTokenOverrides } from '../prosody/overrides.js';
 import { configLoad, configuredHttpAddress } from '../prosody/config-files.js';
 import { editAnonymousDomain } from '../web/config-js.js';
 import { fingerprint } from '../token/keys.js';
@@ -29,7 +30,8 @@ function luaVersion(facts: HostFacts): string | undefined {
   return /^lua(5\.\d)$/.exec(facts.prosody.lua ?? '')?.[1];
 }
 
-export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, domainFile: DomainFile): Plan {
+/** `host`: how refusals name the host (e.g. deploy@meet.example.com:22). */
+export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, domainFile: DomainFile, host?: string): Plan {
   const warnings: string[] = [];
   const present = new Set(facts.plugins.present);
   if (!present.has('mod_auth_token.lua')) {
@@ -43,6 +45,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   }
 
   const config = parseDomainConfig(domainFile.text, domainFile.path);
+  requireNoTokenOverrides(facts, domainFile, settings.domain, host);
   warnings.push(...startingPointNotes(config, settings.domain, domainFile));
   warnings.push(...sharedGlobalNotes(facts, domainFile, settings.domain));
   const passwordAccounts = passwordLogins(facts, config, settings.domain);

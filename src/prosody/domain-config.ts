@@ -133,7 +133,8 @@ export type DomainConfigProblem =
   | 'no-conference-component'
   | 'app-secret-not-plain'
   | 'modules-enabled-not-table'
-  | 'option-not-string-table';
+  | 'option-not-string-table'
+  | 'overridden-elsewhere';
 
 /** A problem with the domain config on the host (see ConfigFileError). */
 export class DomainConfigError extends ConfigFileError<DomainConfigProblem> {}

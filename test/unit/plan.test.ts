@@ -129,6 +129,21 @@ describe('the rest of what Prosody reads', () => {
   };
   const down = { prosody: { installed: true, processes: [] } };
 
+  it('refuses a domain whose VirtualHost a file read later sets again, before planning any change', () => {
+    const f = withFiles(`VirtualHost "${DOMAIN}"\n    authentication = "jitsi-anonymous"\n`);
+    expect(() => plan(f)).toThrow(expect.objectContaining({
+      code: 'host-state',
+      problem: 'overridden-elsewhere',
+      message: expect.stringMatching(/^VirtualHost "meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:1, which Prosody reads after/),
+    }));
+    expect(plan(withFiles(`VirtualHost "${DOMAIN}"\n    c2s_require_encryption = false\n`)).files).toHaveLength(1);
+  });
+
+  it('refuses it too when the later file declares the conference MUC as well, rather than take it for a second domain', () => {
+    const f = withFiles(`VirtualHost "${DOMAIN}"\n    app_id = "other"\nComponent "conference.${DOMAIN}" "muc"\n    modules_enabled = { }\n`);
+    expect(() => plan(f)).toThrow(/^VirtualHost "meet\.example\.com" is declared again .*; Component "conference\.meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:3, .* modules_enabled = \{ \} \(line 4\) there: /);
+  });
+
   it('says a stopped Prosody will be started, and where the smoke test will reach it', () => {
     const p = plan(withFiles(undefined, down));
     expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
