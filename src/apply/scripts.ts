@@ -312,12 +312,14 @@ ${
 	return 1
 }
 took() { echo "@@result took-$1 $(( $(now_ms) - $(cat "$state/$1.started") ))"; }
-# Ready: listening again on every address the old processes listened on (at most 15 s), still on new processes.
+# Ready: listening again on every address the old processes listened on (at most 15 s), still on new processes;
+# one that was not running listened nowhere, and is ready once it listens on its HTTP port (5280, hex as /proc/net/tcp has it).
 ready_listening() {
 	i=0
 	while [ $i -lt 150 ]; do
 		all_new "$1" "$(cat "$state/$1.before")" || break
-		missing=$(listening "$1" | comm -13 - "$state/$1.listening")
+		if [ -s "$state/$1.listening" ]; then missing=$(listening "$1" | comm -13 - "$state/$1.listening")
+		else missing=$(listening "$1" | grep -q ':14A0$' || echo 5280); fi
 		if [ -z "$missing" ]; then took "$1"; return 0; fi
 		i=$((i + 1)); sleep 0.1
 	done

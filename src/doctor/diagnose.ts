@@ -8,8 +8,10 @@ import { SERVICES } from '../facts/services.js';
 import { JOURNAL_FILE, describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { detectServices } from '../plan/access.js';
 import { jitsiDomains, type JitsiDomain } from '../plan/resolve.js';
-import { lastAssignment, parseDomainConfig, readModulesEnabled, readTokenConfig, sectionsNamed, type Assignment, type DomainConfig, type Section } from '../prosody/domain-config.js';
+import { lastAssignment, readModulesEnabled, readTokenConfig, sectionsNamed, type Assignment, type DomainConfig, type Section } from '../prosody/domain-config.js';
 import { lineOf } from '../prosody/text-edits.js';
+import { configLoad, placeOf, redeclaredSections, type LoadedSection } from '../prosody/config-files.js';
+import { optionText, overrideError, tokenOverrides } from '../prosody/overrides.js';
 import { ALLOWLIST, WAIT_FOR_HOST } from '../prosody/token-edit.js';
 import { readAnonymousDomain } from '../web/config-js.js';
 import { readStringSet } from '../prosody/access-edit.js';
@@ -143,8 +145,8 @@ export function diagnose(input: DiagnoseInput): Diagnosis {
   clockCheck(input, add);
   checked.push("the host's clock");
 
-  leftoverChecks(input, add);
-  checked.push('leftovers of older installs (luarocks, /usr/local Lua modules, conf.d files, repeated VirtualHosts)');
+  leftoverChecks(input, domains, add);
+  checked.push(`leftovers of older installs (luarocks, /usr/local Lua modules, conf.d files), and hosts declared again in the ${configLoad(facts).files.length} file(s) Prosody reads for its config`);
 
   logChecks(input, add);
   checked.push(`Prosody's log since ${iso(input.log.since)} (${input.log.linesRead} token line${input.log.linesRead === 1 ? '' : 's'} in ${input.reading.logFiles.join(', ') || 'no readable log'})`);
@@ -388,7 +390,7 @@ function clockCheck(input: DiagnoseInput, add: Add): void {
   });
 }
 
-function leftoverChecks(input: DiagnoseInput, add: Add): void {
+function leftoverChecks(input: DiagnoseInput, domains: JitsiDomain[], add: Add): void {
   const { facts, reading } = input;
   if (reading.luarocksJwt.length > 0) {
     add({
@@ -408,7 +410,8 @@ function leftoverChecks(input: DiagnoseInput, add: Add): void {
       fix: `remove them (luarocks remove NAME, or rm ${reading.localLua.join(' ')}); jitsi-jwt apply ${input.target} installs Debian's packages where they are missing`,
     });
   }
-  for (const file of facts.domainFiles) {
+  // Only the files of Jitsi's domains are links jitsi-meet-prosody made; an operator's own conf.d file is just a file.
+  for (const file of new Set(domains.map((d) => d.file))) {
     if (file.link !== file.path) continue;
     add({
       id: 'domain-file-not-link',
@@ -418,26 +421,42 @@ function leftoverChecks(input: DiagnoseInput, add: Add): void {
       fix: `keep one copy: move it to /etc/prosody/conf.avail/ and link it back (ln -s /etc/prosody/conf.avail/${file.link.split('/').pop()} ${file.link})`,
     });
   }
-  const seen = new Map<string, string[]>();
-  for (const file of facts.domainFiles) {
-    let config: DomainConfig;
-    try {
-      config = parseDomainConfig(file.text, file.path);
-    } catch {
-      continue;
-    }
-    for (const vh of config.virtualHosts) {
-      const key = vh.name!.toLowerCase();
-      seen.set(key, [...(seen.get(key) ?? []), sectionAt(file, config, vh)]);
-    }
+  // Named as a run names it: the target, or "local" on this machine.
+  redeclarationChecks(facts, domains, input.target === '--local' ? 'local' : input.target, add);
+}
+
+/**
+ * Hosts and components declared again in the files Prosody reads: a problem
+ * where a later declaration replaces what jitsi-jwt writes for a Jitsi domain
+ * (plan and apply refuse the host with the same text), a warning otherwise.
+ */
+function redeclarationChecks(facts: HostFacts, domains: JitsiDomain[], target: string, add: Add): void {
+  const load = configLoad(facts);
+  const redeclared = redeclaredSections(load);
+  const header = (d: LoadedSection) => `${placeOf(d, d.section.headerRange!)}  ${d.config.text.slice(...d.section.headerRange!).trim()}`;
+  const reported = new Set<LoadedSection>();
+  for (const { file, domain } of domains) {
+    const found = tokenOverrides(load, file, domain);
+    if (found.length === 0) continue;
+    const error = overrideError(found, file, target);
+    const declarations = redeclared.filter((r) => found.some((f) => r.declarations.includes(f.declaration))).flatMap((r) => r.declarations);
+    declarations.forEach((d) => reported.add(d));
+    add({
+      id: 'duplicate-virtualhost',
+      severity: 'problem',
+      domain,
+      title: error.message,
+      evidence: [...declarations.map(header), ...found.flatMap((f) => f.options).map((a) => `${placeOf(a, a.assignment.range)}  ${optionText(a)}`)],
+      fix: error.hint,
+    });
   }
-  for (const [name, places] of seen) {
-    if (places.length < 2) continue;
+  for (const { kind, name, declarations } of redeclared) {
+    if (declarations.some((d) => reported.has(d))) continue;
     add({
       id: 'duplicate-virtualhost',
       severity: 'warning',
-      title: `VirtualHost "${name}" is declared ${places.length} times: Prosody merges them, and the later one's options win`,
-      evidence: places,
+      title: `${kind === 'virtualhost' ? 'VirtualHost' : 'Component'} "${name}" is declared ${declarations.length} times: Prosody merges them, and the later one's options win`,
+      evidence: declarations.map(header),
       fix: 'keep one declaration and move its options there',
     });
   }

@@ -2,6 +2,7 @@
 // output into HostFacts. The script only reads; every section is delimited so a
 // missing tool or file leaves that section empty instead of derailing the rest.
 import { SERVICE_PIDS_FUNCTION, SERVICES, type ServiceName } from './services.js';
+import { shQuote } from './backups.js';
 import { ProbeFailedError } from '../errors.js';
 import { journalProbeLines, parseJournalSection, type JournalFacts } from './run-journal.js';
 
@@ -25,6 +26,9 @@ export const JIGASI_PROPERTIES = '/etc/jitsi/jigasi/sip-communicator.properties'
 export const WEB_CONFIG_DIR = '/etc/jitsi/meet';
 /** Public keys this tool publishes for Prosody to fetch, one directory per Jitsi domain. */
 export const KEY_DIR = '/etc/prosody/jitsi-jwt-keys';
+/** Where Prosody's config lives: its main file, and the directory its relative Includes start from. */
+export const PROSODY_CONFIG_DIR = '/etc/prosody';
+export const PROSODY_CONFIG = `${PROSODY_CONFIG_DIR}/prosody.cfg.lua`;
 const MARK = '@@jitsi-jwt:';
 
 export interface DomainFile {
@@ -81,6 +85,17 @@ export interface HostFacts {
   webConfigs: WebConfigFile[];
   /** public key files this tool published (KEY_DIR/<domain>/<hex(sha256(kid))>.pem) */
   publishedKeys?: { path: string; text: string }[];
+  /**
+   * every *.lua file under PROSODY_CONFIG_DIR (links followed), in directory order: the files Prosody's
+   * main config and its Includes can read, in the order a wildcard Include reads a directory
+   */
+  prosodyConfigFiles?: ConfigFile[];
+}
+
+export interface ConfigFile {
+  /** as Prosody names it (a link in conf.d stays the link) */
+  path: string;
+  text: string;
 }
 
 export interface WebConfigFile {
@@ -101,7 +116,7 @@ function fromStoreName(name: string): string {
 }
 
 /** Where to reach Prosody's HTTP port from the host itself: the address it listens on (any → loopback). */
-export function prosodyHttpAddress(facts: HostFacts, port = 5280): string | undefined {
+export function prosodyHttpAddress(facts: Pick<HostFacts, 'listening'>, port = 5280): string | undefined {
   const hosts = facts.listening.filter((l) => l.endsWith(`:${port}`)).map((l) => l.slice(0, l.lastIndexOf(':')));
   if (hosts.length === 0) return undefined;
   if (hosts.includes('0.0.0.0') || hosts.includes('127.0.0.1')) return '127.0.0.1';
@@ -113,6 +128,14 @@ export function decodeProcNetAddress(hex: string): string {
   const [address, port] = hex.split(':');
   const octets = address.match(/../g)!.map((h) => parseInt(h, 16)).reverse();
   return `${octets.join('.')}:${parseInt(port, 16)}`;
+}
+
+/**
+ * Prints `path<TAB>base64 of its text` for every *.lua file under `dir`, three levels deep, links followed.
+ * find lists a directory in the order readdir gives, unsorted, as Prosody's wildcard Include (lfs.dir) does.
+ */
+export function configFilesCommand(dir: string): string {
+  return `find -L ${shQuote(dir)} -maxdepth 3 -name '*.lua' -type f 2>/dev/null | while IFS= read -r f; do printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done`;
 }
 
 /** Runs a command as the prosody user, as Prosody itself loads its modules. */
@@ -154,6 +177,8 @@ for f in /etc/prosody/conf.d/*.cfg.lua; do
 	real=$(readlink -f "$f")
 	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
 done
+${section('prosody-config-files')}
+${configFilesCommand(PROSODY_CONFIG_DIR)}
 ${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null; ls -1 ${PLUGIN_DIR}/token 2>/dev/null | sed 's|^|token/|'
 ${section('lua-modules')}; wait $lua_job; cat "$lua_out"
 ${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
@@ -288,6 +313,11 @@ export function parseFacts(output: string): HostFacts {
     publishedKeys: lines(s.get('published-keys')).map((line) => {
       const [path, content] = line.split('\t');
       return { path, text: Buffer.from(content ?? '', 'base64').toString('utf8') };
+    }),
+    prosodyConfigFiles: lines(s.get('prosody-config-files')).map((line) => {
+      // base64 has no tab: the last one ends the path
+      const tab = line.lastIndexOf('\t');
+      return { path: line.slice(0, tab), text: Buffer.from(line.slice(tab + 1), 'base64').toString('utf8') };
     }),
     listening: lines(s.get('listening')).filter((l) => /^[0-9A-F]{8}:[0-9A-F]{4}$/i.test(l)).map(decodeProcNetAddress),
     runJournal: parseJournalSection(lines(s.get('run-journal'))),

@@ -9,7 +9,8 @@
 // (mod_http_files on a component of their own) on the address Prosody's
 // HTTP port listens on, so the host fetches them from itself.
 import { HostStateError, SettingsError } from '../errors.js';
-import { KEY_DIR, prosodyHttpAddress, type HostFacts } from '../facts/probe.js';
+import { KEY_DIR, type HostFacts } from '../facts/probe.js';
+import { prosodyHttpTarget } from '../prosody/config-files.js';
 import type { TokenConfigReading } from '../prosody/domain-config.js';
 import { PUBLISHER_PREFIX, type KeyPublisher } from '../prosody/key-edit.js';
 import type { KeySourceWish } from '../settings/settings.js';
@@ -28,7 +29,7 @@ export function keyDir(domain: string): string {
 }
 
 export function keyPublisher(facts: HostFacts, domain: string): KeyPublisher {
-  const address = prosodyHttpAddress(facts, PROSODY_HTTP_PORT) ?? '127.0.0.1';
+  const address = prosodyHttpTarget(facts, PROSODY_HTTP_PORT);
   const path = `/${PUBLISHER_PREFIX}/${domain}`;
   return { component: `${PUBLISHER_PREFIX}.${domain}`, httpHost: address, dir: keyDir(domain), path, url: `http://${address}:${PROSODY_HTTP_PORT}${path}` };
 }

@@ -8,6 +8,8 @@ import { describeInterruption, interruptedRun } from '../facts/run-journal.js';
 import { editForTokenAuth } from '../prosody/token-edit.js';
 import { setAutoOwner, setJicofoAuthentication } from '../jicofo/jicofo-conf.js';
 import { findConferenceComponent, lastAssignment, parseDomainConfig, readTokenConfig, type DomainConfig } from '../prosody/domain-config.js';
+import { requireNoTokenOverrides } from '../prosody/overrides.js';
+import { configLoad, configuredHttpAddress } from '../prosody/config-files.js';
 import { editAnonymousDomain } from '../web/config-js.js';
 import { fingerprint } from '../token/keys.js';
 import { passwordLogins, planAccess } from './access.js';
@@ -30,7 +32,8 @@ function luaVersion(facts: HostFacts): string | undefined {
   return /^lua(5\.\d)$/.exec(facts.prosody.lua ?? '')?.[1];
 }
 
-export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, domainFile: DomainFile): Plan {
+/** `host`: how refusals name the host (e.g. deploy@meet.example.com:22). */
+export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, domainFile: DomainFile, host?: string): Plan {
   const warnings: string[] = [];
   const present = new Set(facts.plugins.present);
   if (!present.has('mod_auth_token.lua')) {
@@ -44,6 +47,7 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   }
 
   const config = parseDomainConfig(domainFile.text, domainFile.path);
+  requireNoTokenOverrides(facts, domainFile, settings.domain, host);
   warnings.push(...startingPointNotes(config, settings.domain, domainFile));
   warnings.push(...sharedGlobalNotes(facts, domainFile, settings.domain));
   const passwordAccounts = passwordLogins(facts, config, settings.domain);
@@ -182,7 +186,10 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
   if (!contentChanged && prosody.startedAt !== undefined && prosody.startedAt + STALE_MARGIN_SECONDS < domainFile.mtime) {
     restartReasons.push('Prosody is still running on a config older than the file (an earlier run did not finish restarting)');
   }
-  if (prosody.installed && prosody.processes.length === 0) restartReasons.push('Prosody is not running');
+  if (prosody.installed && prosody.processes.length === 0) {
+    restartReasons.push('Prosody is not running (apply starts it)');
+    warnings.push(prosodyDownNote(facts));
+  }
   const interrupted = interruptedRun(facts.runJournal);
   if (interrupted) {
     warnings.push(`${describeInterruption(interrupted)}; its backup of the previous state is ${interrupted.backup}. This run finishes it; \`jitsi-jwt restore\` with --backup ${interrupted.backup.split('/').pop()} puts that state back instead`);
@@ -215,6 +222,13 @@ export function planTokenAuth(facts: HostFacts, settings: ResolvedSettings, doma
     ...(keyFiles.added.length > 0 && restarts.length === 0 ? { rollbackRestarts: SERVICES.filter((s) => facts.services[s].installed) } : {}),
     keys: keysSummary(settings.previousKeys, settings.keys, publicKeys?.asapKeyServer, keyFiles, settings.domain, readTokenConfig(config, settings.domain).authentication === 'token'),
   };
+}
+
+/** A stopped Prosody has no sockets to go by: the smoke test aims where its config has it listen. */
+function prosodyDownNote(facts: HostFacts): string {
+  const { address, setting } = configuredHttpAddress(configLoad(facts));
+  const where = address ? `at ${address}:5280, where its config has it listen (${setting})` : `at 127.0.0.1:5280: its config names no IPv4 address to reach it at (${setting})`;
+  return `Prosody is not running on this host: apply starts it, restarts the services that log in to it after it, and smoke-tests it ${where}`;
 }
 
 const KEY_FILE_MODE = '644';

@@ -5,7 +5,9 @@ import type { DomainFile, HostFacts } from '../facts/probe.js';
 import { HostStateError, SettingsError } from '../errors.js';
 import { validateAppId, validateDomain, validateSecret, type TokenOptions } from '../settings/settings.js';
 import { currentKeys, resolveKeys, type KeySettings } from './keys.js';
+import { posix } from 'node:path';
 import { jitsiDomainCandidates, parseDomainConfig, readTokenConfig, requirePlainAppSecret, type DomainConfig, type LuaValue } from '../prosody/domain-config.js';
+import { configLoad } from '../prosody/config-files.js';
 
 export interface ResolvedSettings {
   domain: string;
@@ -43,13 +45,21 @@ export interface JitsiDomain {
 
 /**
  * The Jitsi domains configured on the host, with the file each lives in. A
- * file that cannot be read is a DomainConfigError (host-state) naming it.
+ * file that cannot be read is a DomainConfigError (host-state) naming it. A
+ * domain found in several files lives in the one Jitsi's package names after
+ * it, or else the first Prosody reads; the others declare it again (see
+ * prosody/overrides.ts).
  */
 export function jitsiDomains(facts: HostFacts): JitsiDomain[] {
-  return facts.domainFiles.flatMap((file) => {
+  const found = facts.domainFiles.flatMap((file) => {
     const config = parseDomainConfig(file.text, file.path);
     return jitsiDomainCandidates(config).map((domain) => ({ domain, file, config }));
   });
+  const read = configLoad(facts).files;
+  const readAt = (file: DomainFile) => (read.includes(posix.normalize(file.link)) ? read.indexOf(posix.normalize(file.link)) : read.length + facts.domainFiles.indexOf(file));
+  const named = ({ domain, file }: JitsiDomain) => posix.basename(file.link).toLowerCase() === `${domain.toLowerCase()}.cfg.lua`;
+  const before = (a: JitsiDomain, b: JitsiDomain) => (named(a) !== named(b) ? named(a) : readAt(a.file) < readAt(b.file));
+  return found.filter((d) => !found.some((other) => other !== d && other.domain.toLowerCase() === d.domain.toLowerCase() && before(other, d)));
 }
 
 export interface CurrentTokenState {

@@ -113,10 +113,17 @@ export interface DomainConfig {
   components: Section[];
   /** every section in file order, global first */
   sections: Section[];
-  /** arguments of top-level `Include "..."` calls */
-  includes: string[];
+  /** top-level `Include "..."` calls, in file order */
+  includes: IncludeCall[];
   /** the file's dominant line ending; new lines are written with it */
   eol: '\n' | '\r\n';
+}
+
+/** `Include "conf.d/*.cfg.lua"`: Prosody reads the file(s) named, relative to this file's directory, where the call stands. */
+export interface IncludeCall {
+  /** the argument: a path, whose last part may hold `*` and `?` */
+  file: string;
+  range: Range;
 }
 
 export type DomainConfigProblem =
@@ -126,7 +133,8 @@ export type DomainConfigProblem =
   | 'no-conference-component'
   | 'app-secret-not-plain'
   | 'modules-enabled-not-table'
-  | 'option-not-string-table';
+  | 'option-not-string-table'
+  | 'overridden-elsewhere';
 
 /** A problem with the domain config on the host (see ConfigFileError). */
 export class DomainConfigError extends ConfigFileError<DomainConfigProblem> {}
@@ -242,6 +250,16 @@ function headerCall(statement: Statement): HeaderCall | 'table-form' | undefined
   return undefined;
 }
 
+/** The file named by `Include "x"`, `include "x"` or `Include("x")`. */
+function includeArgument(e: Expression): string | undefined {
+  if (e.type === 'StringCallExpression') {
+    return e.base.type === 'Identifier' && (e.base.name === 'Include' || e.base.name === 'include') ? fromLuaBytes(e.argument.value) : undefined;
+  }
+  if (e.type !== 'CallExpression' || e.base.type !== 'Identifier' || (e.base.name !== 'Include' && e.base.name !== 'include')) return undefined;
+  const [arg] = e.arguments;
+  return e.arguments.length === 1 && arg.type === 'StringLiteral' ? fromLuaBytes(arg.value) : undefined;
+}
+
 /**
  * Reads a domain config. Throws DomainConfigError('invalid-lua') with the
  * line and column when the text is not valid Lua.
@@ -345,7 +363,7 @@ function parseText(text: string, fileName: string): DomainConfig {
 
   const global = newSection('global', 0);
   const sections: Section[] = [global];
-  const includes: string[] = [];
+  const includes: IncludeCall[] = [];
   let current = global;
 
   for (const statement of chunk.body) {
@@ -368,10 +386,8 @@ function parseText(text: string, fileName: string): DomainConfig {
     }
     current.statements.push(mapRange(statement.range));
     if (statement.type === 'CallStatement') {
-      const e = statement.expression;
-      if (e.type === 'StringCallExpression' && e.base.type === 'Identifier' && e.base.name === 'Include') {
-        includes.push(fromLuaBytes(e.argument.value));
-      }
+      const file = includeArgument(statement.expression);
+      if (file !== undefined) includes.push({ file, range: mapRange(statement.range) });
     }
     if (statement.type !== 'AssignmentStatement') continue;
     statement.variables.forEach((variable, i) => {
@@ -458,10 +474,17 @@ function readComment(c: Comment, bytes: string, mapRange: (r: [number, number]) 
   return comment;
 }
 
+/** The 1-based line of an offset in a text. */
+export function lineOf(text: string, pos: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
 // ---------------------------------------------------------------------------
 // Lookups
 
-function sameName(a: string | undefined, b: string): boolean {
+export function sameName(a: string | undefined, b: string): boolean {
   // Host names are case-insensitive (Prosody nameprep's them).
   return a !== undefined && a.toLowerCase() === b.toLowerCase();
 }

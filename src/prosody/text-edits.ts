@@ -6,6 +6,7 @@ import {
   DomainConfigError,
   lastAssignment,
   findCommentedAssignment,
+  lineOf,
   type Assignment,
   type CommentLine,
   type DomainConfig,
@@ -327,9 +328,5 @@ export function appendEntries(ctx: Pick<ModuleEditContext, 'layout' | 'edits' | 
   }
 }
 
-export function lineOf(text: string, pos: number): number {
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) line++;
-  return line;
-}
+export { lineOf };
 

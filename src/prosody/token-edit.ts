@@ -84,6 +84,21 @@ export const ALLOWLIST = 'token_verification_allowlist';
 export const LOBBY_WHITELIST = 'muc_lobby_whitelist';
 export const DISABLE_AUTO_OWNERS = 'wait_for_host_disable_auto_owners';
 
+/**
+ * What editForTokenAuth sets on the main VirtualHost and on the conference
+ * MUC, with the options that undo it (modules_disabled) and the token options
+ * the plugins read there: another file Prosody reads later that sets one of
+ * these for the same host replaces what this editor wrote.
+ */
+export const TOKEN_OPTIONS = {
+  virtualHost: [
+    'authentication', 'app_id', 'app_secret', 'allow_empty_token', 'enable_domain_verification', 'asap_accepted_issuers',
+    'asap_accepted_audiences', 'asap_key_server', 'cache_keys_url', 'signature_algorithm', 'asap_require_room_claim',
+    'modules_enabled', 'modules_disabled', LOBBY_WHITELIST,
+  ],
+  conference: ['modules_enabled', 'modules_disabled', ALLOWLIST, DISABLE_AUTO_OWNERS, 'muc_mapper_domain_base'],
+} as const satisfies Record<string, readonly string[]>;
+
 export interface TokenEditResult {
   text: string;
   /** in text order; empty when the file already is in the target state */

@@ -42,7 +42,7 @@ export function newSecret(): string {
 
 export function planOn(host: OpenHost, options: TokenOptions, generateSecret: () => string = newSecret): Planned {
   const { settings, domainFile } = resolveSettings(host.facts, options, generateSecret);
-  return { ...host, settings, plan: planTokenAuth(host.facts, settings, domainFile) };
+  return { ...host, settings, plan: planTokenAuth(host.facts, settings, domainFile, host.connector.label) };
 }
 
 /** Reads each open host's token state, decides the shared app_id and secret, and plans every host. */

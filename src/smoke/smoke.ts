@@ -10,7 +10,8 @@ import { mintToken, type TokenRequest } from '../token/mint.js';
 import { throwawayKey, type SigningKey } from '../token/keys.js';
 import { BoshClient, XmppTransportError, type Refusal } from './bosh-client.js';
 import type { Connector } from '../connector/types.js';
-import { prosodyHttpAddress, type HostFacts } from '../facts/probe.js';
+import type { HostFacts } from '../facts/probe.js';
+import { prosodyHttpTarget } from '../prosody/config-files.js';
 
 export interface SmokeTarget {
   /** BOSH URL, e.g. http://127.0.0.1:5280/http-bind (through a tunnel) or https://meet.example.com/http-bind */
@@ -74,9 +75,9 @@ interface Who {
   login?: { user: string; password: string };
 }
 
-/** Prosody's own BOSH endpoint on a host, reached through the host's SSH connection. */
+/** Prosody's own BOSH endpoint on a host, reached through the host's SSH connection (where it listens, or where its config has it listen). */
 export function tunnelTarget(connector: Pick<Connector, 'openTunnel'>, facts: HostFacts, domain: string): SmokeTarget {
-  const address = prosodyHttpAddress(facts) ?? '127.0.0.1';
+  const address = prosodyHttpTarget(facts);
   return { url: `http://${address}:5280/http-bind`, domain, openStream: () => connector.openTunnel(address, 5280) };
 }
 

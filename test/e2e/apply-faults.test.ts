@@ -6,7 +6,11 @@
 // while restarts are still confirmed; a local user can neither hold nor plant
 // the lock, nor plant a file in /tmp that a run writes through; a lock that
 // cannot be taken is told apart from one that is held; settings from the
-// environment mean what they say before anything connects.
+// environment mean what they say before anything connects. And two states a
+// host may be in before a run: Prosody stopped (plan says apply starts it;
+// apply proves it where its config has it listen), and a VirtualHost set again
+// in a file Prosody reads after the domain file (refused before anything
+// changes, and doctor says so in the same words).
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -18,7 +22,7 @@ import { EXIT } from '../../src/errors.js';
 import { LOCK_DIR, LOCK_HOLDER } from '../../src/apply/scripts.js';
 import { jitsiJwt, sshFlags } from '../support/cli.js';
 import { attemptJoin, domainFile, prosodyPid } from '../support/token-host.js';
-import { parseRunDocument } from '../support/run-schema.js';
+import { parseDoctorDocument, parseRunDocument } from '../support/run-schema.js';
 
 const DOMAIN = 'meet.test';
 const bed = new TestBed(`e2e-faults-${process.pid}`);
@@ -147,6 +151,54 @@ EOF`,
       expect(converged.exitCode).toBe(0);
       expect(parseRunDocument(converged.stdout).hosts[0].smoke?.ok).toBe(true);
       expect(await prosodyPid(bed, name)).not.toBe(pid);
+    });
+
+    it('starts a Prosody that was stopped, says so in the plan, and proves it where its config has it listen', async () => {
+      await bed.ssh(name, 'systemctl stop prosody');
+      const planned = await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults'], { env });
+      expect(planned.exitCode).toBe(0);
+      // The test bed pins Prosody to the host's own address in prosody.cfg.lua (testbed/provision.ts).
+      expect(planned.stdout).toContain(
+        `warning: Prosody is not running on this host: apply starts it, restarts the services that log in to it after it, and smoke-tests it at ${host.address}:5280, where its config has it listen (http_interfaces at /etc/prosody/prosody.cfg.lua:4)`,
+      );
+      const run = await apply(['--json']);
+      expect(run.stderr).toBe('');
+      expect(run.exitCode).toBe(0);
+      const report = parseRunDocument(run.stdout).hosts[0];
+      expect(report.restartReasons).toContain('Prosody is not running (apply starts it)');
+      expect(report.smoke?.cases.map((c) => [c.name, c.verdict])).toContainEqual(['valid token', 'pass']);
+      expect(report.smoke?.ok).toBe(true);
+      expect((await bed.ssh(name, 'systemctl is-active prosody')).stdout.trim()).toBe('active');
+    });
+
+    it('refuses, before changing anything, a VirtualHost that a file Prosody reads later sets again; doctor says the same', async () => {
+      const local = '/etc/prosody/conf.d/zz-local.cfg.lua';
+      await bed.ssh(name, `printf '%s\\n' '-- local settings' 'VirtualHost "${DOMAIN}"' '    authentication = "jitsi-anonymous"' > ${local}`);
+      const pid = await prosodyPid(bed, name);
+      const refusal = (host: string) =>
+        `VirtualHost "${DOMAIN}" is declared again at ${local}:2 on ${host}, which Prosody reads after the domain config ${domainFile(DOMAIN)}, ` +
+        'and sets authentication = "jitsi-anonymous" (line 3) there: that replaces what jitsi-jwt writes in the domain config, so token authentication would not take effect';
+      const fix = `remove the duplicate declaration from ${local}, or move its settings into ${domainFile(DOMAIN)} (the domain config); then run again`;
+      for (const command of ['plan', 'apply']) {
+        const run = await jitsiJwt([command, `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults', ...(command === 'apply' ? ['--yes'] : [])], { env });
+        expect(run.exitCode).toBe(EXIT.hostState);
+        expect(run.stderr).toContain(`error: ${refusal(`deploy@${host.address}:22`)}\nhint: ${fix}`);
+      }
+      expect(await prosodyPid(bed, name)).toBe(pid);
+      expect((await bed.ssh(name, 'ls -A /var/backups/jitsi-jwt 2>/dev/null || true')).stdout).toBe('');
+      await stillStock(host, stockConfig);
+
+      const doctor = await jitsiJwt(['doctor', `deploy@${host.address}`, ...sshFlags(bed), '--json']);
+      expect(doctor.exitCode).toBe(EXIT.failed);
+      expect(parseDoctorDocument(doctor.stdout).hosts[0].findings.find((f) => f.id === 'duplicate-virtualhost')).toMatchObject({
+        severity: 'problem',
+        title: refusal(`deploy@${host.address}`),
+        evidence: [expect.stringMatching(new RegExp(`^${domainFile(DOMAIN)}:\\d+  VirtualHost "${DOMAIN}"$`)), `${local}:2  VirtualHost "${DOMAIN}"`, `${local}:3  authentication = "jitsi-anonymous"`],
+        fix,
+      });
+
+      await bed.ssh(name, `rm ${local}`);
+      expect((await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults'], { env })).exitCode).toBe(0);
     });
 
     it('refuses a changed host key, showing both fingerprints', async () => {

@@ -120,6 +120,60 @@ describe('diagnose', () => {
     expect(result.findings[2].evidence).toHaveLength(2);
   });
 
+  describe('in the files Prosody reads besides the domain file', () => {
+    const MAIN = 'VirtualHost "localhost"\nInclude "conf.d/*.cfg.lua"\n';
+    const LOCAL = '/etc/prosody/conf.d/zz-local.cfg.lua';
+    /** A converged host whose conf.d also holds Debian's localhost.cfg.lua and, read after the domain file, a local file. */
+    const withLocal = (local: string) => {
+      const f = hostFacts(converged());
+      const extra = [
+        { link: '/etc/prosody/conf.d/localhost.cfg.lua', path: '/etc/prosody/conf.avail/localhost.cfg.lua', text: 'VirtualHost "localhost"\n' },
+        { link: LOCAL, path: LOCAL, text: local },
+      ].map((x) => ({ ...f.domainFiles[0], ...x }));
+      f.domainFiles.push(...extra);
+      f.prosodyConfigFiles = [{ path: '/etc/prosody/prosody.cfg.lua', text: MAIN }, ...f.domainFiles.map((d) => ({ path: d.link, text: d.text }))];
+      return f;
+    };
+
+    it('finds nothing in Debian\'s localhost declared twice, nor in an operator\'s own conf.d file', () => {
+      expect(run(withLocal('VirtualHost "other.example"\n    c2s_require_encryption = false\n')).findings).toEqual([]);
+    });
+
+    it('calls a later declaration that replaces what jitsi-jwt sets a problem, in the words plan and apply refuse the host with', () => {
+      const f = withLocal(`VirtualHost "${DOMAIN}"\n    authentication = "jitsi-anonymous"\n`);
+      const [finding, ...rest] = run(f).findings;
+      expect(rest).toEqual([]);
+      let refusal: { message: string; hint: string } | undefined;
+      try {
+        plan(f);
+      } catch (error) {
+        refusal = error as { message: string; hint: string };
+      }
+      expect(refusal?.message).toMatch(/^VirtualHost "meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:1, which/);
+      expect(finding).toEqual({
+        id: 'duplicate-virtualhost',
+        severity: 'problem',
+        domain: DOMAIN,
+        title: refusal!.message.replace(':1, which', `:1 on ${TARGET}, which`),
+        evidence: [expect.stringMatching(new RegExp(`^${CONFIG}:\\d+  VirtualHost "${DOMAIN}"$`)), `${LOCAL}:1  VirtualHost "${DOMAIN}"`, `${LOCAL}:2  authentication = "jitsi-anonymous"`],
+        fix: refusal!.hint,
+      });
+    });
+
+    it('gives one problem per domain, whatever else the later file overrides', () => {
+      const f = withLocal(`VirtualHost "${DOMAIN}"\n    app_id = "other"\nComponent "conference.${DOMAIN}" "muc"\n    modules_enabled = { "muc_meeting_id" }\n`);
+      const findings = run(f).findings;
+      expect(findings.map((x) => [x.id, x.severity])).toEqual([['duplicate-virtualhost', 'problem']]);
+      expect(findings[0].title).toMatch(/^VirtualHost "meet\.example\.com" is declared again .* app_id = "other" \(line 2\) there; Component "conference\.meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:3 .* modules_enabled = \{ "muc_meeting_id" \} \(line 4\) there: /);
+      expect(findings[0].evidence.filter((e) => e.startsWith(LOCAL))).toEqual([
+        `${LOCAL}:1  VirtualHost "${DOMAIN}"`,
+        `${LOCAL}:3  Component "conference.${DOMAIN}" "muc"`,
+        `${LOCAL}:2  app_id = "other"`,
+        `${LOCAL}:4  modules_enabled = { "muc_meeting_id" }`,
+      ]);
+    });
+  });
+
   it('reports module load errors logged since Prosody started, not older ones', () => {
     const group = (last: number) => ({ kind: 'module-load' as const, reason: 'auth_token', module: 'auth_token', count: 2, first: last - 10, last, sample: "Error initializing module 'auth_token'" });
     const log = (last: number) => ({ groups: [group(last)], linesRead: 2, since: 0, unparsed: 0, smokeTests: 0 });

@@ -2,7 +2,10 @@
 // host may lack (no jicofo, no Lua interpreter, missing sections); and the
 // parts doctor reads after the probe, in the same script.
 import { describe, expect, it } from 'vitest';
-import { decodeProcNetAddress, parseFacts, probeScript, prosodyHttpAddress } from '../../src/facts/probe.js';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { configFilesCommand, decodeProcNetAddress, parseFacts, probeScript, prosodyHttpAddress } from '../../src/facts/probe.js';
 import { doctorScript, parseDoctorReading } from '../../src/doctor/script.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -65,6 +68,44 @@ describe('parseFacts', () => {
 
   it('refuses output that stopped before the end of the probe', () => {
     expect(() => parseFacts('\n@@jitsi-jwt:uid@@\n0\n')).toThrow(/did not run to its end/);
+  });
+});
+
+describe("Prosody's config files", () => {
+  it('reads each file as the probe lists it, names with spaces and tabs included', () => {
+    const facts = parseFacts(probeOutput({ ...stock, 'prosody-config-files': `/etc/prosody/prosody.cfg.lua\t${b64('Include "conf.d/*.cfg.lua"\n')}\n/etc/prosody/conf.d/my\tfile.cfg.lua\t${b64('')}` }));
+    expect(facts.prosodyConfigFiles).toEqual([
+      { path: '/etc/prosody/prosody.cfg.lua', text: 'Include "conf.d/*.cfg.lua"\n' },
+      { path: '/etc/prosody/conf.d/my\tfile.cfg.lua', text: '' },
+    ]);
+  });
+
+  it('lists every *.lua file under the directory, links followed, each directory in the order it lists its entries (run under dash)', async () => {
+    const { execa } = await import('execa');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'prosody-config-'));
+    try {
+      await mkdir(path.join(dir, 'conf.avail'));
+      await mkdir(path.join(dir, 'conf.d'));
+      await mkdir(path.join(dir, 'certs'));
+      await writeFile(path.join(dir, 'prosody.cfg.lua'), 'Include "conf.d/*.cfg.lua"\n');
+      await writeFile(path.join(dir, 'conf.avail', 'meet.test.cfg.lua'), 'VirtualHost "meet.test"\n');
+      await symlink(path.join(dir, 'conf.avail', 'meet.test.cfg.lua'), path.join(dir, 'conf.d', 'meet.test.cfg.lua'));
+      await writeFile(path.join(dir, 'conf.d', "zz local's.cfg.lua"), '-- mine\n');
+      await symlink(path.join(dir, 'missing.lua'), path.join(dir, 'conf.d', 'dangling.cfg.lua'));
+      await writeFile(path.join(dir, 'certs', 'meet.test.key'), 'not read');
+      const { stdout } = await execa('dash', ['-c', configFilesCommand(dir)]);
+      const listed = parseFacts(probeOutput({ ...stock, 'prosody-config-files': stdout })).prosodyConfigFiles!;
+      const { stdout: order } = await execa('find', [dir, '-name', '*.lua']);
+      expect(listed.map((f) => f.path)).toEqual(order.split('\n').filter((p) => !p.endsWith('dangling.cfg.lua')));
+      expect(Object.fromEntries(listed.map((f) => [path.relative(dir, f.path), f.text]))).toEqual({
+        'prosody.cfg.lua': 'Include "conf.d/*.cfg.lua"\n',
+        'conf.avail/meet.test.cfg.lua': 'VirtualHost "meet.test"\n',
+        'conf.d/meet.test.cfg.lua': 'VirtualHost "meet.test"\n',
+        "conf.d/zz local's.cfg.lua": '-- mine\n',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

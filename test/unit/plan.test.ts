@@ -112,6 +112,49 @@ describe('planTokenAuth', () => {
   });
 });
 
+describe('the rest of what Prosody reads', () => {
+  const MAIN = 'http_interfaces = { "127.0.0.6" }\nInclude "conf.d/*.cfg.lua"\n';
+  /** The probe's copies of /etc/prosody: the main config, the domain file's link and a local file read after it. */
+  const withFiles = (local?: string, services?: Partial<HostFacts['services']>) => {
+    const f = facts();
+    if (services) f.services = { ...f.services, ...services };
+    f.prosodyConfigFiles = [
+      { path: '/etc/prosody/prosody.cfg.lua', text: MAIN },
+      { path: f.domainFiles[0].link, text: f.domainFiles[0].text },
+      ...(local === undefined ? [] : [{ path: '/etc/prosody/conf.d/zz-local.cfg.lua', text: local }]),
+    ];
+    // The probe lists every conf.d file among the domain files too.
+    if (local !== undefined) f.domainFiles.push({ ...f.domainFiles[0], link: '/etc/prosody/conf.d/zz-local.cfg.lua', path: '/etc/prosody/conf.d/zz-local.cfg.lua', text: local });
+    return f;
+  };
+  const down = { prosody: { installed: true, processes: [] } };
+
+  it('refuses a domain whose VirtualHost a file read later sets again, before planning any change', () => {
+    const f = withFiles(`VirtualHost "${DOMAIN}"\n    authentication = "jitsi-anonymous"\n`);
+    expect(() => plan(f)).toThrow(expect.objectContaining({
+      code: 'host-state',
+      problem: 'overridden-elsewhere',
+      message: expect.stringMatching(/^VirtualHost "meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:1, which Prosody reads after/),
+    }));
+    expect(plan(withFiles(`VirtualHost "${DOMAIN}"\n    c2s_require_encryption = false\n`)).files).toHaveLength(1);
+  });
+
+  it('refuses it too when the later file declares the conference MUC as well, rather than take it for a second domain', () => {
+    const f = withFiles(`VirtualHost "${DOMAIN}"\n    app_id = "other"\nComponent "conference.${DOMAIN}" "muc"\n    modules_enabled = { }\n`);
+    expect(() => plan(f)).toThrow(/^VirtualHost "meet\.example\.com" is declared again .*; Component "conference\.meet\.example\.com" is declared again at \/etc\/prosody\/conf\.d\/zz-local\.cfg\.lua:3, .* modules_enabled = \{ \} \(line 4\) there: /);
+  });
+
+  it('says a stopped Prosody will be started, and where the smoke test will reach it', () => {
+    const p = plan(withFiles(undefined, down));
+    expect(p.restarts).toEqual(['prosody', 'jicofo', 'jitsi-videobridge2']);
+    expect(p.restartReasons).toContain('Prosody is not running (apply starts it)');
+    expect(p.warnings).toContain(
+      'Prosody is not running on this host: apply starts it, restarts the services that log in to it after it, and smoke-tests it at 127.0.0.6:5280, where its config has it listen (http_interfaces at /etc/prosody/prosody.cfg.lua:1)',
+    );
+    expect(plan(withFiles()).warnings.join('\n')).not.toMatch(/not running/);
+  });
+});
+
 describe('starting points', () => {
   const notes = (p: ReturnType<typeof plan>) => p.warnings.filter((w) => /half set up|plain file/.test(w));
 

@@ -117,6 +117,17 @@ describe('planning public keys', () => {
     expect(p.restarts).toContain('prosody');
   });
 
+  it("publishes where a stopped Prosody's config has it listen, for want of sockets to go by", () => {
+    const stopped = { ...start(), listening: [], services: { ...start().services, prosody: { installed: true, processes: [] } } };
+    stopped.prosodyConfigFiles = [
+      { path: '/etc/prosody/prosody.cfg.lua', text: 'http_interfaces = { "127.0.0.6" }\nInclude "conf.d/*.cfg.lua"\n' },
+      { path: stopped.domainFiles[0].link, text: stopped.domainFiles[0].text },
+    ];
+    const p = withKeys(stopped, { kind: 'published', keys: [A] });
+    expect(p.keys?.keyServer).toBe(`http://127.0.0.6:5280/jitsi-jwt-keys/${DOMAIN}`);
+    expect(p.files[0].after).toContain('http_host = "127.0.0.6"');
+  });
+
   it('converges, adds a key without a restart, retires one with a restart', () => {
     const first = withKeys(start(), { kind: 'published', keys: [A] });
     const one = after(start(), first);

@@ -100,8 +100,11 @@ describe('parseDomainConfig details', () => {
       'Component "ext.example"',
       '    component_secret = "x"',
       'Component("c.example")("muc")',
+      'include "/etc/prosody/local.lua"',
+      'Include("conf.d/*.lua")',
+      'Includes "not/an/include.lua"',
     ].join('\n'));
-    expect(config.includes).toEqual(['conf.d/extra.cfg.lua']);
+    expect(config.includes.map((i) => i.file)).toEqual(['conf.d/extra.cfg.lua', '/etc/prosody/local.lua', 'conf.d/*.lua']);
     expect(config.virtualHosts.map((s) => s.name)).toEqual(['a.example', 'b.example']);
     expect(config.components.map((s) => [s.name, s.module])).toEqual([['ext.example', undefined], ['c.example', 'muc']]);
   });

@@ -2,6 +2,7 @@
 // stock-shaped files) and in shapes people leave them in after editing by hand.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ConfigFile, DomainFile } from '../../../src/facts/probe.js';
 import type { TokenAuthSettings } from '../../../src/prosody/token-edit.js';
 
 export const DOMAIN = 'meet.example.org';
@@ -111,3 +112,29 @@ export const HAND_EDITED = [
   '\tapp_id = "jitsi";',
   '',
 ].join('\r\n');
+
+// A host's Prosody config files as the probe reads them: the main config, conf.d (the domain file's link among them), conf.avail.
+
+export const MAIN = '/etc/prosody/prosody.cfg.lua';
+export const LINK = `/etc/prosody/conf.d/${DOMAIN}.cfg.lua`;
+export const AVAIL = `/etc/prosody/conf.avail/${DOMAIN}.cfg.lua`;
+export const STOCK_MAIN = 'admins = { }\nVirtualHost "localhost"\n\nInclude "conf.d/*.cfg.lua"\n';
+export const LOCALHOST = 'VirtualHost "localhost"\n';
+
+export function domainFile(text = stock('2026')): DomainFile {
+  return { link: LINK, path: AVAIL, mode: '640', owner: 'root', group: 'prosody', mtime: 0, text };
+}
+
+/** A host's files as the probe lists them: the main config, then conf.d in the order given (directory order), then conf.avail. */
+export function prosodyHost(confD: [name: string, text: string][], main = STOCK_MAIN, extra: ConfigFile[] = []) {
+  const file = domainFile();
+  const prosodyConfigFiles: ConfigFile[] = [
+    { path: MAIN, text: main },
+    ...confD.map(([name, text]) => ({ path: `/etc/prosody/conf.d/${name}`, text: name === `${DOMAIN}.cfg.lua` ? file.text : text })),
+    { path: AVAIL, text: file.text },
+    ...extra,
+  ];
+  return { domainFiles: [file], prosodyConfigFiles, listening: [] as string[] };
+}
+
+export const THE_DOMAIN: [string, string] = [`${DOMAIN}.cfg.lua`, ''];
