@@ -1,10 +1,10 @@
 // The shell scripts apply sends to the host, one per step. Each is a POSIX sh
 // script sent over stdin (never argv); file contents travel base64-encoded
 // inside them. Results come back as `@@result key value` lines.
+import { posix } from 'node:path';
 import { DEBCONF_DATABASES } from '../plan/changes.js';
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
 import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
-import { BACKUP_ROOT } from '../facts/backups.js';
 
 /** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
 export const LOCK_DIR = '/run/jitsi-jwt';
@@ -127,7 +127,8 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     // A temporary file left by a failed step is removed, whatever failed.
     'tmp=',
     `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
-    `install -d -m 700 ${shQuote(BACKUP_ROOT)} ${shQuote(backupDir)}`,
+    // The backups' directory (BACKUP_ROOT on a host) is root-only like each backup in it.
+    `install -d -m 700 ${shQuote(posix.dirname(backupDir))} ${shQuote(backupDir)}`,
     `: > ${shQuote(`${backupDir}/manifest`)}`,
     `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
   ];
@@ -206,20 +207,34 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   return lines.join('\n');
 }
 
-/** Puts back every file the write step saved, removes the links it made and puts back the links it removed. */
+/**
+ * Puts back every file the write step saved, removes the links it made and puts
+ * back the links it removed. A step that cannot be undone is named on stderr,
+ * the others are still undone, and the script fails: success is printed only
+ * when every step was undone.
+ */
 export function restoreScript(backupDir: string): string {
   return `set -e
 tmp=
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 manifest=${shQuote(`${backupDir}/manifest`)}
 [ -f "$manifest" ] || exit 0
+# Called in an || list, where set -e does not stop anything: every step checks its own result.
+put_back() { # $1 path, $2 saved copy: through a temporary file in the same directory, so the path is never half-written
+	tmp=$(mktemp "$(dirname "$1")/.jitsi-jwt.XXXXXX") || return 1
+	if cp -a "$2" "$tmp" && mv -f "$tmp" "$1"; then tmp=; return 0; fi
+	rm -f "$tmp"; tmp=
+	return 1
+}
+failed=
 while IFS="$(printf '\\t')" read -r kind target saved; do
 	case "$kind" in
-	file) tmp=$(mktemp "$(dirname "$target")/.jitsi-jwt.XXXXXX") && cp -a "$saved" "$tmp" && mv -f "$tmp" "$target" ;;
+	file) put_back "$target" "$saved" ;;
 	link | new) rm -f "$target" ;;
 	unlink) ln -sfn "$saved" "$target" ;;
-	esac
+	esac || { failed=yes; printf 'could not restore %s\\n' "$target" >&2; }
 done < "$manifest"
+[ -z "$failed" ] || exit 1
 echo '@@result restored yes'`;
 }
 
