@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { joinLines, sh, type ShellScript } from '../../src/shell/script.js';
 
 export interface DashResult {
   code: number;
@@ -20,6 +21,8 @@ export interface DashOptions {
   /** commands found before the real ones: name → body of an sh script */
   stubs?: Record<string, string>;
   env?: Record<string, string>;
+  /** the working directory (default: a scratch directory removed afterwards) */
+  cwd?: string;
   /** directories the script may not write to */
   readOnly?: string[];
   /** directories that are a full file system of their own while the script runs, with their files in it (root only) */
@@ -48,6 +51,7 @@ export function runDash(script: string | { text: string }, options: DashOptions 
     mkdirSync(stubDir);
     for (const [name, body] of Object.entries(options.stubs ?? {})) writeFileSync(join(stubDir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
     const env = { ...process.env, ...options.env, PATH: `${stubDir}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    const cwd = options.cwd ?? work;
     const readOnly = options.readOnly ?? [];
     const full = options.full ?? [];
     if (full.length > 0 && !isRoot) throw new Error(NEEDS_ROOT);
@@ -55,21 +59,22 @@ export function runDash(script: string | { text: string }, options: DashOptions 
       const modes = readOnly.map((dir) => [dir, statSync(dir).mode & 0o7777] as const);
       for (const [dir] of modes) chmodSync(dir, 0o555);
       try {
-        return finish(spawnSync('dash', ['-s'], { input: text, env, encoding: 'utf8' }));
+        return finish(spawnSync('dash', ['-s'], { input: text, env, cwd, encoding: 'utf8' }));
       } finally {
         for (const [dir, mode] of modes) chmodSync(dir, mode);
       }
     }
-    const mounts: string[] = [];
+    const mounts: ShellScript[] = [sh`set -e`];
     for (const [i, dir] of full.entries()) {
       // The directory's files are kept, then the tmpfs over it is filled to its last block.
       const kept = join(work, `kept-${i}`);
       cpSync(dir, kept, { recursive: true, preserveTimestamps: true });
-      mounts.push(`mount -t tmpfs -o size=64k,mode=${(statSync(dir).mode & 0o7777).toString(8)} tmpfs ${word(dir)}`, `cp -a ${word(kept)}/. ${word(dir)}/`, `dd if=/dev/zero of=${word(dir)}/.filler bs=4k 2>/dev/null || true`);
+      const options = `size=64k,mode=${(statSync(dir).mode & 0o7777).toString(8)}`;
+      mounts.push(sh`mount -t tmpfs -o ${options} tmpfs ${dir}`, sh`cp -a ${kept}/. ${dir}/`, sh`dd if=/dev/zero of=${dir}/.filler bs=4k 2>/dev/null || true`);
     }
-    for (const dir of readOnly) mounts.push(`mount --bind ${word(dir)} ${word(dir)}`, `mount -o remount,bind,ro ${word(dir)}`);
-    const setup = [...mounts, 'exec dash -s'].join(' && ');
-    return finish(spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup], { input: text, env, encoding: 'utf8' }));
+    for (const dir of readOnly) mounts.push(sh`mount --bind ${dir} ${dir}`, sh`mount -o remount,bind,ro ${dir}`);
+    const setup = joinLines([...mounts, sh`exec dash -s`]).text;
+    return finish(spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup], { input: text, env, cwd, encoding: 'utf8' }));
   } finally {
     removeScratch(work);
   }
@@ -78,9 +83,4 @@ export function runDash(script: string | { text: string }, options: DashOptions 
 function finish(result: ReturnType<typeof spawnSync>): DashResult {
   if (result.error) throw result.error;
   return { code: result.status ?? 128, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
-
-/** The test bed's own quoting, for its mount commands (not a host script). */
-function word(path: string): string {
-  return `'${path.replace(/'/g, `'\\''`)}'`;
 }
