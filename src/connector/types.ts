@@ -1,6 +1,7 @@
 // What the rest of the tool sees of a host: run a script as root, hold a
 // long-running script, open a TCP stream from the host's side, close.
 import type { Duplex } from 'node:stream';
+import type { ShellScript } from '../shell/script.js';
 
 export interface ExecResult {
   stdout: string;
@@ -25,13 +26,13 @@ export interface Connector {
    * The script goes over stdin, never argv. A script still running after
    * `timeoutMs` is signalled and its result has code 124, like timeout(1).
    */
-  run(script: string, options?: { timeoutMs?: number }): Promise<ExecResult>;
+  run(script: ShellScript | string, options?: { timeoutMs?: number }): Promise<ExecResult>;
   /**
    * Starts a script that keeps running until release() (e.g. holding a
    * flock); resolves once its first stdout line arrives, or with `until`, once
    * a line equal to it arrives (or the script exits).
    */
-  hold(script: string, options?: { until?: string }): Promise<HeldScript>;
+  hold(script: ShellScript | string, options?: { until?: string }): Promise<HeldScript>;
   /** A TCP stream to host:port as seen from the server (ssh direct-tcpip), for tunnelling HTTP. */
   openTunnel(host: string, port: number): Promise<Duplex>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { elevatedArgv, elevatedInput, establishElevation, type RawExec } from '../../../src/connector/elevation.js';
 import type { ExecResult } from '../../../src/connector/types.js';
+import { sh } from '../../../src/shell/script.js';
 
 // What a host answers to each command line (argv joined with spaces; stdin as given).
 type Answers = Record<string, (input: string) => Partial<ExecResult>>;
@@ -83,6 +84,14 @@ describe('what run() sends', () => {
     expect(elevatedArgv(elevation).join(' ')).toBe(argv);
     expect(elevatedInput(elevation, 'echo hi')).toBe(input);
     expect(elevatedInput(elevation, 'echo hi\n')).toBe(input);
+  });
+
+  it.each([
+    [{ kind: 'root' } as const, 'sh -s'],
+    [{ kind: 'sudo' } as const, 'sudo -n -- sh -s'],
+    [{ kind: 'sudo-password', password: 'pw' } as const, "sudo -k -S -p '' -- sh -s"],
+  ])('gives the ssh login shell %j as one quoted word per argument', (elevation, line) => {
+    expect(sh`${elevatedArgv(elevation)}`.text).toBe(line);
   });
 
   it('never puts the password on the command line', () => {
