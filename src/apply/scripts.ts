@@ -257,7 +257,7 @@ export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv')
   const first = services.filter((s) => s === 'prosody');
   const rest = services.filter((s) => s !== 'prosody');
   return `export LC_ALL=C
-${SERVICE_PIDS_FUNCTION}
+${SERVICE_PIDS_FUNCTION.text}
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 now_ms() { read -r up rest < /proc/uptime; echo "\${up%.*}\${up#*.}0"; }

@@ -120,7 +120,7 @@ export function probeScript(): string {
   // The slowest sections (Lua loading its modules, the services' processes and sockets) run
   // in the background while the rest reads files; their output is printed in its place.
   return `export LC_ALL=C
-${SERVICE_PIDS_FUNCTION}
+${SERVICE_PIDS_FUNCTION.text}
 lua_out=$(mktemp); services_out=$(mktemp)
 (
 lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
