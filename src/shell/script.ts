@@ -7,14 +7,14 @@
 import { InternalError } from '../errors.js';
 import { QuoteContext, ShellGrammarError } from './context.js';
 
-class Script {
+class ShellScript {
   // A private member makes the type nominal: an object literal with a text field is not a script.
   private declare readonly nominal: never;
   constructor(readonly text: string) {}
 }
 
 /** Script text built by sh``, raw(), joinLines(): safe to send to a host as it is. */
-export type { Script as ShellScript };
+export type { ShellScript };
 
 class HereDocument {
   constructor(
@@ -25,7 +25,7 @@ class HereDocument {
 
 /** A value that becomes one word: a string or a number. */
 export type ShellWord = string | number;
-export type ShellValue = ShellWord | readonly ShellWord[] | Script | HereDocument;
+export type ShellValue = ShellWord | readonly ShellWord[] | ShellScript | HereDocument;
 
 /** Words the shell reads as its grammar's when they stand where a command's name goes. */
 const RESERVED = new Set(['case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'if', 'in', 'then', 'until', 'while']);
@@ -61,7 +61,7 @@ function describe(value: unknown): string {
  * inside quotes, a comment, ${...} or right after $ or \, where a quoted word
  * would not mean itself; so is a template that leaves a quote open.
  */
-export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Script {
+export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): ShellScript {
   const context = new QuoteContext();
   let text = '';
   let pending = '';
@@ -83,7 +83,7 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Scri
       if (slot === 'number') {
         if (typeof value !== 'number') throw new InternalError(`${where(i)}: only a number can go inside $(( ))`);
         text += numberText(value);
-      } else if (value instanceof Script) {
+      } else if (value instanceof ShellScript) {
         if (pending !== '' && value.text.includes('\n')) throw new InternalError(`${where(i)}: a script of several lines cannot follow a here-document on its line`);
         text += value.text;
       } else if (value instanceof HereDocument) {
@@ -102,11 +102,11 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Scri
     throw error;
   }
   if (pending !== '') text += `\n${pending.replace(/\n$/, '')}`;
-  return new Script(text);
+  return new ShellScript(text);
 }
 
 /** Trusted constant text used as script as it is (a glob, say). Never pass it anything that came from outside. */
-export function raw(text: string): Script {
+export function raw(text: string): ShellScript {
   const context = new QuoteContext();
   try {
     context.read(text);
@@ -114,12 +114,12 @@ export function raw(text: string): Script {
   } catch (error) {
     throw new InternalError(`raw(): ${(error as Error).message}, in "${text.slice(-60)}"`);
   }
-  return new Script(text);
+  return new ShellScript(text);
 }
 
 /** Scripts one after the other, one per line. */
-export function joinLines(scripts: readonly Script[]): Script {
-  return new Script(scripts.map((s) => s.text).join('\n'));
+export function joinLines(scripts: readonly ShellScript[]): ShellScript {
+  return new ShellScript(scripts.map((s) => s.text).join('\n'));
 }
 
 /**
