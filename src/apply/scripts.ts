@@ -200,7 +200,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     `cat ${shQuote(`${backupDir}/check-after.txt`)}`,
     `echo '@@section lua-modules'`,
     // Prosody loads the modules as its own user: check them the same way.
-    AS_PROSODY_FUNCTION,
+    AS_PROSODY_FUNCTION.text,
     `as_prosody ${options.lua} -e 'for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end' 2>&1 || true`,
     `echo '@@section end'`,
   );

@@ -67,7 +67,7 @@ export async function runDoctor(hosts: HostsRequest, request: DoctorRequest): Pr
     (entry) => connectHost(entry, hosts.connection, hosts.sudoPassword(entry), hosts.questions),
     async (connector) => {
       const before = Date.now();
-      const result = await connector.run(`${probeScript()}${doctorScript()}`);
+      const result = await connector.run(`${probeScript().text}${doctorScript()}`);
       const localNow = (before + Date.now()) / 2000;
       return { connector, facts: parseFacts(result.stdout), output: result.stdout, localNow };
     },

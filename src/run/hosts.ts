@@ -120,7 +120,7 @@ export async function takeLock(connector: Connector, whileHeld: string): Promise
 export async function lockAndRead(connector: Connector): Promise<OpenHost> {
   let held: HeldScript | undefined;
   try {
-    held = await takeLock(connector, probeScript());
+    held = await takeLock(connector, probeScript().text);
     const lock = held;
     return {
       connector,
