@@ -2,17 +2,18 @@
 // them): after a run that wrote and succeeded, the newest N stay.
 import type { Connector } from '../connector/types.js';
 import { ScriptExitedError } from '../connector/errors.js';
-import { BACKUP_ROOT, STAMP_GLOB, shQuote } from '../facts/backups.js';
+import { BACKUP_ROOT, STAMP_GLOB } from '../facts/backups.js';
 import { InternalError } from '../errors.js';
+import { sh, type ShellScript } from '../shell/script.js';
 
 /**
  * Removes all but the newest `keep` backups (by name, which is by time). Only
  * run after a run that wrote succeeded, so the newest is that run's own.
  */
-export function pruneScript(keep: number): string {
+export function pruneScript(keep: number, root = BACKUP_ROOT): ShellScript {
   if (!Number.isInteger(keep) || keep < 1) throw new InternalError(`keep must be a whole number of at least 1, not ${keep}`);
-  return `export LC_ALL=C
-root=${shQuote(BACKUP_ROOT)}
+  return sh`export LC_ALL=C
+root=${root}
 [ -d "$root" ] && [ ! -L "$root" ] || exit 0
 chmod 700 "$root"
 # The glob lists the stamps in C order: oldest first.

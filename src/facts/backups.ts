@@ -5,14 +5,15 @@
 // stay root-only, and only directories named like the tool's own stamps are
 // ever listed or removed.
 import { InternalError } from '../errors.js';
+import { raw, sh, type ShellScript } from '../shell/script.js';
 
 export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
 
 /** A backup's name: when its run started, ISO 8601 in UTC with ':' and '.' made '-', so names sort by time. */
 const STAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/;
-export const STAMP_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9]Z';
-
 export const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export const STAMP_GLOB = raw('[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9]Z');
 
 export function backupStamp(date: Date): string {
   return date.toISOString().replace(/[:.]/g, '-');
@@ -35,17 +36,18 @@ export type BackupChoice = undefined | 'latest' | string;
 /**
  * Lists the backups with their manifests and, for the chosen one, the saved
  * copies and the current state of every path it names (file contents
- * base64-encoded, as the probe does). Only reads.
+ * base64-encoded, as the probe does). Only reads. `root` is BACKUP_ROOT but
+ * in unit tests.
  */
-export function backupsScript(choice: BackupChoice): string {
+export function backupsScript(choice: BackupChoice, root = BACKUP_ROOT): ShellScript {
   // Anything but "latest" or a stamp cannot name a backup: choose nothing, and the caller lists what there is.
   const wanted = choice === 'latest' || (choice !== undefined && isBackupId(choice)) ? choice : '';
-  return `export LC_ALL=C
+  return sh`export LC_ALL=C
 echo '@@backups'
-root=${shQuote(BACKUP_ROOT)}
+root=${root}
 tab=$(printf '\\t')
 chosen=
-wanted=${shQuote(wanted)}
+wanted=${wanted}
 for d in "$root"/${STAMP_GLOB}; do
 	[ -d "$d" ] && [ ! -L "$d" ] || continue
 	printf '@@backup\\t%s\\n' "\${d##*/}"

@@ -59,7 +59,7 @@ describe('parseManifest', () => {
 describe('pruneScript', () => {
   it('keeps at least one, and reports what it removed', () => {
     expect(() => pruneScript(0)).toThrow();
-    expect(pruneScript(3)).toContain('[ $# -gt 3 ]');
+    expect(pruneScript(3).text).toContain('[ $# -gt 3 ]');
     expect(parsePruneOutput('@@removed 2026-01-01T00-00-00-000Z\n@@removed 2026-01-02T00-00-00-000Z\n@@end\n')).toEqual({
       removed: ['2026-01-01T00-00-00-000Z', '2026-01-02T00-00-00-000Z'],
       complete: true,
