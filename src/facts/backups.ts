@@ -11,8 +11,6 @@ export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
 
 /** A backup's name: when its run started, ISO 8601 in UTC with ':' and '.' made '-', so names sort by time. */
 const STAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/;
-export const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-
 export const STAMP_GLOB = raw('[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9]Z');
 
 export function backupStamp(date: Date): string {
