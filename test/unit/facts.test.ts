@@ -115,7 +115,7 @@ describe('doctor reading', () => {
 
   it('is a script sh accepts, together with the probe', async () => {
     const { execa } = await import('execa');
-    const checked = await execa('sh', ['-n'], { input: `${probeScript().text}${doctorScript()}`, reject: false });
+    const checked = await execa('sh', ['-n'], { input: `${probeScript().text}${doctorScript().text}`, reject: false });
     expect(checked.stderr).toBe('');
     expect(checked.exitCode).toBe(0);
   });

@@ -3,7 +3,9 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { doctorScript, parseDoctorReading } from '../../src/doctor/script.js';
 import { parseFacts, probeScript } from '../../src/facts/probe.js';
+import { joinLines } from '../../src/shell/script.js';
 import { runDash, removeScratch, scratch } from '../support/dash.js';
 
 function put(root: string, path: string, text: string): string {
@@ -70,5 +72,30 @@ describe('probeScript under dash', () => {
     mkdirSync(odd);
     put(odd, '/etc/os-release', 'ID=debian\n');
     expect(parseFacts(runDash(probeScript(odd)).stdout).os.id).toBe('debian');
+  });
+});
+
+describe('doctorScript under dash, after the probe', () => {
+  let root: string;
+  beforeEach(() => {
+    root = scratch();
+  });
+  afterEach(() => removeScratch(root));
+
+  it('reads the token lines of the logs, old installs of the token libraries and the plugins\' generation', () => {
+    put(root, '/var/log/prosody/prosody.log', 'Nov 30 14:53:36 meet.test:auth_token warn\tError verifying token err:not-allowed, reason:Invalid signature\nNov 30 14:53:37 c2s info\tClient connected\n');
+    put(root, '/usr/local/lib/luarocks/rocks-5.4/luajwtjitsi/3.0-0/rockspec', '');
+    put(root, '/usr/local/share/lua/5.4/basexx.lua', 'return {}\n');
+    put(root, '/usr/share/jitsi-meet/prosody-plugins/token/util.lib.lua', 'error("sub claim is missing")\n');
+    const result = runDash(joinLines([probeScript(root), doctorScript(root)]));
+    expect(result.code).toBe(0);
+    expect(parseDoctorReading(result.stdout)).toEqual({
+      log: 'Nov 30 14:53:36 meet.test:auth_token warn\tError verifying token err:not-allowed, reason:Invalid signature',
+      logFiles: [join(root, 'var/log/prosody/prosody.log')],
+      luarocksJwt: [join(root, 'usr/local/lib/luarocks/rocks-5.4/luajwtjitsi')],
+      localLua: [join(root, 'usr/local/share/lua/5.4/basexx.lua')],
+      subRequiredAtLogin: true,
+    });
+    expect(parseFacts(result.stdout).uid).toBe(process.getuid!());
   });
 });
