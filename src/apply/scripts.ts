@@ -4,15 +4,14 @@
 import { posix } from 'node:path';
 import { DEBCONF_DATABASES } from '../plan/changes.js';
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
-import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
+import { servicePidsFunction, type ServiceName } from '../facts/services.js';
+import { heredoc, joinLines, sh, underRoot, type ShellScript } from '../shell/script.js';
 
 /** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
 export const LOCK_DIR = '/run/jitsi-jwt';
 export const LOCK_FILE = `${LOCK_DIR}/lock`;
 /** Who holds the lock now: "PID SINCE USER", written by each new holder. */
 export const LOCK_HOLDER = `${LOCK_DIR}/holder`;
-
-const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** The line a lock script prints once it holds the lock and `whileHeld` has run. */
 export const HELD_MARK = '@@jitsi-jwt:held@@';
@@ -22,34 +21,37 @@ export const HELD_MARK = '@@jitsi-jwt:held@@';
  * line says how it went: "locked"; "busy PID SINCE USER" (another run holds
  * it: its pid, since when, for whom); or "error WHY" (the lock could not be
  * taken at all). Once locked, it runs `whileHeld` (the probe: the host is read
- * under the lock, in the same round trip), prints HELD_MARK, and holds.
+ * under the lock, in the same round trip), prints HELD_MARK, and holds. `dir`
+ * is LOCK_DIR but in unit tests.
  */
-export function lockScript(whileHeld = ''): string {
+export function lockScript(whileHeld: ShellScript = sh`:`, dir = LOCK_DIR): ShellScript {
+  const lockFile = `${dir}/lock`;
+  const holder = `${dir}/holder`;
   // One compound command: sh reads all of it before running any, so the cat that holds the lock cannot swallow the lines after it.
-  return `export LC_ALL=C
+  return sh`export LC_ALL=C
 {
-dir=${LOCK_DIR}
+dir=${dir}
 [ -d "$dir" ] || mkdir -m 700 "$dir" 2>/dev/null
 if [ -L "$dir" ] || [ ! -d "$dir" ]; then echo "error $dir is not a directory"; exit 0; fi
 if [ "$(stat -c %u "$dir")" != 0 ] || [ $((0$(stat -c %a "$dir") & 022)) != 0 ]; then
 	echo "error $dir may be written by others than root (owner $(stat -c %U "$dir"), mode $(stat -c %a "$dir")): remove it, and the next run makes it again"
 	exit 0
 fi
-if ! touch ${LOCK_FILE} 2>"$dir/error"; then echo "error cannot open ${LOCK_FILE}: $(tr '\n' ' ' < "$dir/error")"; exit 0; fi
+if ! touch ${lockFile} 2>"$dir/error"; then echo "error cannot open $dir/lock: $(tr '\n' ' ' < "$dir/error")"; exit 0; fi
 # The lock belongs to fd 9 of this shell, and of the cat it becomes: held until the channel closes.
-exec 9>>${LOCK_FILE}
+exec 9>>${lockFile}
 flock -n -E 75 9 2>"$dir/error"
 case $? in
 0) ;;
-75) echo "busy $(cat ${LOCK_HOLDER} 2>/dev/null)"; exit 0 ;;
+75) echo "busy $(cat ${holder} 2>/dev/null)"; exit 0 ;;
 *) echo "error flock: $(tr '\n' ' ' < "$dir/error")"; exit 0 ;;
 esac
-printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${LOCK_HOLDER}
+printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${holder}
 echo locked
 {
-${whileHeld || ':'}
+${whileHeld}
 } </dev/null
-echo '${HELD_MARK}'
+echo ${HELD_MARK}
 exec cat >/dev/null
 }`;
 }
@@ -66,17 +68,16 @@ export function parseLockAnswer(line: string): LockAnswer {
   return { state: 'error', reason: `unexpected answer from the lock script: ${text || '(nothing)'}` };
 }
 
-export function installScript(packages: string[], lockTimeoutSeconds: number): string {
-  const list = packages.map(shQuote).join(' ');
-  return `export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+export function installScript(packages: string[], lockTimeoutSeconds: number): ShellScript {
+  return sh`export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 log=$(mktemp) || exit 1
 trap 'rm -f "$log"' EXIT
 apt() { apt-get -o DPkg::Lock::Timeout=${lockTimeoutSeconds} -o Acquire::Retries=2 -q -y "$@"; }
-if ! apt install --no-install-recommends ${list} >"$log" 2>&1; then
+if ! apt install --no-install-recommends ${packages} >"$log" 2>&1; then
 	if grep -q 'Could not get lock' "$log"; then cat "$log" >&2; echo '@@result dpkg-lock held'; exit 1; fi
 	# Package lists older than the mirror point at files it no longer has.
 	apt update >>"$log" 2>&1
-	if ! apt install --no-install-recommends ${list} >>"$log" 2>&1; then
+	if ! apt install --no-install-recommends ${packages} >>"$log" 2>&1; then
 		grep -q 'Could not get lock' "$log" && echo '@@result dpkg-lock held'
 		tail -n 20 "$log" >&2
 		exit 1
@@ -114,52 +115,47 @@ export interface LinkWrite {
  * `link<TAB>path` (a link this run made: remove it), `new<TAB>path` (a file this run made: remove it) and
  * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
-export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string }): string {
+export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string; root?: string }): ShellScript {
   const { backupDir } = options;
-  const manifest = shQuote(`${backupDir}/manifest`);
+  // Host paths the plan does not name (debconf's databases, Debian's Lua files) are under root in unit tests.
+  const at = (path: string) => underRoot(options.root ?? '', path);
+  const manifest = `${backupDir}/manifest`;
   // What a link's path was before this run touched it, so that a rollback puts exactly that back.
   const recordLink = (path: string) =>
-    `if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; else printf 'link\\t%s\\n' ${shQuote(path)} >> ${manifest}; fi`;
+    sh`if [ -L ${path} ]; then printf 'unlink\\t%s\\t%s\\n' ${path} "$(readlink ${path})" >> ${manifest}; else printf 'link\\t%s\\n' ${path} >> ${manifest}; fi`;
   const lines = [
-    'set -e',
-    'export LC_ALL=C',
-    'umask 022',
+    sh`set -e`,
+    sh`export LC_ALL=C`,
+    sh`umask 022`,
     // A temporary file left by a failed step is removed, whatever failed.
-    'tmp=',
-    `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
+    sh`tmp=`,
+    sh`trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
     // The backups' directory (BACKUP_ROOT on a host) is root-only like each backup in it.
-    `install -d -m 700 ${shQuote(posix.dirname(backupDir))} ${shQuote(backupDir)}`,
-    `: > ${shQuote(`${backupDir}/manifest`)}`,
-    `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
+    sh`install -d -m 700 ${posix.dirname(backupDir)} ${backupDir}`,
+    sh`: > ${manifest}`,
+    sh`prosodyctl check config > ${`${backupDir}/check-before.txt`} 2>&1 || true`,
   ];
   if (options.debconf !== undefined) {
     // debconf's databases are saved like files, so a rollback puts the old answers back.
-    for (const [i, db] of DEBCONF_DATABASES.entries()) {
+    for (const [i, db] of DEBCONF_DATABASES.map(at).entries()) {
       const saved = `${backupDir}/debconf-${i}`;
-      lines.push(`if [ -f ${shQuote(db)} ]; then cp -a ${shQuote(db)} ${shQuote(saved)}; printf 'file\\t%s\\t%s\\n' ${shQuote(db)} ${shQuote(saved)} >> ${manifest}; fi`);
+      lines.push(sh`if [ -f ${db} ]; then cp -a ${db} ${saved}; printf 'file\\t%s\\t%s\\n' ${db} ${saved} >> ${manifest}; fi`);
     }
     // The answers (one holds the secret) come through this script's stdin, never a command line.
-    lines.push(
-      `base64 -d <<'JITSI_JWT_EOF' | debconf-set-selections`,
-      Buffer.from(options.debconf, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
-      'JITSI_JWT_EOF',
-    );
+    lines.push(sh`base64 -d ${heredoc(base64Lines(options.debconf))} | debconf-set-selections`);
   }
   for (const [i, file] of options.files.entries()) {
     const saved = `${backupDir}/file-${i}`;
-    const backup = [
-      `cp -a ${shQuote(file.path)} ${shQuote(saved)}`,
-      `printf 'file\\t%s\\t%s\\n' ${shQuote(file.path)} ${shQuote(saved)} >> ${manifest}`,
-    ];
+    const backup = [sh`cp -a ${file.path} ${saved}`, sh`printf 'file\\t%s\\t%s\\n' ${file.path} ${saved} >> ${manifest}`];
     if (file.remove) {
-      lines.push(`if [ -e ${shQuote(file.path)} ]; then`, ...backup.map((l) => `\t${l}`), `\trm -f ${shQuote(file.path)}`, 'fi');
+      lines.push(sh`if [ -e ${file.path} ]; then`, ...backup.map((l) => sh`	${l}`), sh`	rm -f ${file.path}`, sh`fi`);
       continue;
     }
     if (file.create) {
       const dir = file.path.replace(/\/[^/]+$/, '') || '/';
       lines.push(
-        `[ -d ${shQuote(dir)} ] || install -d -m 755 ${shQuote(dir)}`,
-        `if [ -e ${shQuote(file.path)} ]; then ${backup.join('; ')}; else printf 'new\\t%s\\n' ${shQuote(file.path)} >> ${manifest}; fi`,
+        sh`[ -d ${dir} ] || install -d -m 755 ${dir}`,
+        sh`if [ -e ${file.path} ]; then ${backup[0]}; ${backup[1]}; else printf 'new\\t%s\\n' ${file.path} >> ${manifest}; fi`,
       );
     } else {
       lines.push(...backup);
@@ -167,44 +163,48 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     if (file.content !== undefined) {
       const dir = file.path.replace(/\/[^/]+$/, '') || '/';
       lines.push(
-        `tmp=$(mktemp ${shQuote(`${dir}/.jitsi-jwt.XXXXXX`)})`,
-        `base64 -d > "$tmp" <<'JITSI_JWT_EOF'`,
-        Buffer.from(file.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
-        'JITSI_JWT_EOF',
+        sh`tmp=$(mktemp ${`${dir}/.jitsi-jwt.XXXXXX`})`,
+        sh`base64 -d > "$tmp" ${heredoc(base64Lines(file.content))}`,
         ...(file.ownership
-          ? [`chown ${shQuote(file.ownership.owner)} "$tmp"`, `chmod ${file.ownership.mode} "$tmp"`]
-          : [`chown --reference=${shQuote(file.path)} "$tmp"`, `chmod --reference=${shQuote(file.path)} "$tmp"`]),
-        `mv -f "$tmp" ${shQuote(file.path)}`,
+          ? [sh`chown ${file.ownership.owner} "$tmp"`, sh`chmod ${file.ownership.mode} "$tmp"`]
+          : [sh`chown --reference=${file.path} "$tmp"`, sh`chmod --reference=${file.path} "$tmp"`]),
+        sh`mv -f "$tmp" ${file.path}`,
       );
     } else if (file.ownership) {
-      lines.push(`chown ${shQuote(file.ownership.owner)} ${shQuote(file.path)}`, `chmod ${file.ownership.mode} ${shQuote(file.path)}`);
+      lines.push(sh`chown ${file.ownership.owner} ${file.path}`, sh`chmod ${file.ownership.mode} ${file.path}`);
     }
   }
   for (const path of options.unlinks ?? []) {
-    lines.push(`if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; rm -f ${shQuote(path)}; fi`);
+    lines.push(sh`if [ -L ${path} ]; then printf 'unlink\\t%s\\t%s\\n' ${path} "$(readlink ${path})" >> ${manifest}; rm -f ${path}; fi`);
   }
   for (const link of options.links) {
     lines.push(
-      link.target === undefined ? `source=$(ls /usr/share/lua/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)` : `source=${shQuote(link.target)}`,
-      `[ -n "$source" ] || { echo "no copy of ${link.module} under /usr/share/lua/5.x" >&2; exit 1; }`,
-      `install -d -m 755 ${shQuote(link.path.replace(/\/[^/]+$/, ''))}`,
+      link.target === undefined ? sh`source=$(ls ${at('/usr/share/lua')}/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)` : sh`source=${link.target}`,
+      sh`[ -n "$source" ] || { echo ${`no copy of ${link.module} under /usr/share/lua/5.x`} >&2; exit 1; }`,
+      sh`install -d -m 755 ${link.path.replace(/\/[^/]+$/, '')}`,
       recordLink(link.path),
-      `ln -sfn "$source" ${shQuote(link.path)}`,
+      sh`ln -sfn "$source" ${link.path}`,
     );
   }
+  const luaCheck = `for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end`;
   lines.push(
-    `prosodyctl check config > ${shQuote(`${backupDir}/check-after.txt`)} 2>&1 || true`,
-    `echo '@@section check-before'`,
-    `cat ${shQuote(`${backupDir}/check-before.txt`)}`,
-    `echo '@@section check-after'`,
-    `cat ${shQuote(`${backupDir}/check-after.txt`)}`,
-    `echo '@@section lua-modules'`,
+    sh`prosodyctl check config > ${`${backupDir}/check-after.txt`} 2>&1 || true`,
+    sh`echo '@@section check-before'`,
+    sh`cat ${`${backupDir}/check-before.txt`}`,
+    sh`echo '@@section check-after'`,
+    sh`cat ${`${backupDir}/check-after.txt`}`,
+    sh`echo '@@section lua-modules'`,
     // Prosody loads the modules as its own user: check them the same way.
-    AS_PROSODY_FUNCTION.text,
-    `as_prosody ${options.lua} -e 'for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end' 2>&1 || true`,
-    `echo '@@section end'`,
+    AS_PROSODY_FUNCTION,
+    sh`as_prosody ${options.lua} -e ${luaCheck} 2>&1 || true`,
+    sh`echo '@@section end'`,
   );
-  return lines.join('\n');
+  return joinLines(lines);
+}
+
+/** File contents as base64 in lines of 76 characters, the way they travel inside a script. */
+function base64Lines(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd();
 }
 
 /**
@@ -213,11 +213,11 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
  * the others are still undone, and the script fails: success is printed only
  * when every step was undone.
  */
-export function restoreScript(backupDir: string): string {
-  return `set -e
+export function restoreScript(backupDir: string): ShellScript {
+  return sh`set -e
 tmp=
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
-manifest=${shQuote(`${backupDir}/manifest`)}
+manifest=${`${backupDir}/manifest`}
 [ -f "$manifest" ] || exit 0
 # Called in an || list, where set -e does not stop anything: every step checks its own result.
 put_back() { # $1 path, $2 saved copy: through a temporary file in the same directory, so the path is never half-written
@@ -250,14 +250,15 @@ echo '@@result restored yes'`;
  * only those still the service's own (same pid, start time and user as
  * identified from the pidfile before the restart). Under systemd only
  * systemctl touches a unit's processes. Each service's line says how long it
- * took (`@@result took-NAME MS`).
+ * took (`@@result took-NAME MS`). `root` stands for the host's / in unit tests
+ * (the services' pidfiles and cgroups are read under it).
  */
-export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv'): string {
-  const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
+export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv', root = ''): ShellScript {
+  const ctl = init === 'systemd' ? (action: string) => sh`systemctl ${action} "$1"` : (action: string) => sh`service "$1" ${action}`;
   const first = services.filter((s) => s === 'prosody');
   const rest = services.filter((s) => s !== 'prosody');
-  return `export LC_ALL=C
-${SERVICE_PIDS_FUNCTION.text}
+  return sh`export LC_ALL=C
+${servicePidsFunction(root)}
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 now_ms() { read -r up rest < /proc/uptime; echo "\${up%.*}\${up#*.}0"; }
@@ -292,12 +293,12 @@ restart_one() {
 	${ctl('stop')} >>"$state/$1.log" 2>&1
 ${
   init === 'sysv'
-    ? `	uid=$(service_uid "$1")
+    ? sh`	uid=$(service_uid "$1")
 	signal_old TERM "$uid" "$before"
 	i=0
 	while [ $i -lt 50 ] && [ -n "$(still_running "$uid" "$before")" ]; do i=$((i + 1)); sleep 0.2; done
 	signal_old KILL "$uid" "$before"`
-    : ''
+    : sh``
 }
 	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; took "$1"; return 0; fi
 	fail_one "$1"
@@ -324,22 +325,22 @@ stays_up() {
 		all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
 	done
 }
-for s in ${first.join(' ')}; do
+for s in ${first}; do
 	restart_one "$s" || exit 1
 	# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
 	ready_listening "$s"
 done
-for s in ${rest.join(' ')}; do
+for s in ${rest}; do
 	restart_one "$s" > "$state/$s.out" &
 done
 wait
 failed=0
-for s in ${rest.join(' ')}; do
+for s in ${rest}; do
 	cat "$state/$s.out"
 	grep -q "^@@result $s restarted" "$state/$s.out" || failed=1
 done
 [ $failed = 0 ] || exit 1
-${rest.length > 0 ? `stays_up ${rest.join(' ')}` : ''}`;
+${rest.length > 0 ? sh`stays_up ${rest}` : sh``}`;
 }
 
 export interface ScriptOutput {

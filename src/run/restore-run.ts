@@ -57,7 +57,7 @@ export interface RestoreOutcome {
 /** The host's lock and, in one script, what restore reads (the probe only when it plans). The caller must release(). */
 async function lockAndReadBackups(connector: CountedConnector, choice: string | undefined): Promise<{ reading: BackupsReading; facts?: HostFacts; release(): Promise<void> }> {
   // The lock, and what restore reads under it, in one round trip.
-  const held = await takeLock(connector, choice === undefined ? backupsScript(undefined).text : joinLines([probeScript(), backupsScript(choice)]).text);
+  const held = await takeLock(connector, choice === undefined ? backupsScript(undefined) : joinLines([probeScript(), backupsScript(choice)]));
   const output = held.output;
   const reading = parseBackupsOutput(output);
   if (!reading) {

@@ -2,9 +2,11 @@
 // for the host, with their failures provoked: a step that fails must never be
 // reported as done.
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { restoreScript, writeScript, type FileWrite, type LinkWrite } from '../../src/apply/scripts.js';
+import { HELD_MARK, installScript, lockScript, parseLockAnswer, parseScriptOutput, restartScript, restoreScript, writeScript, type FileWrite, type LinkWrite } from '../../src/apply/scripts.js';
+import { sh } from '../../src/shell/script.js';
 import { isRoot, NEEDS_ROOT, removeScratch, runDash, scratch } from '../support/dash.js';
 
 /** A host in a directory: a domain config to edit, a key file to add, a Lua module to link. */
@@ -92,5 +94,172 @@ describe('writeScript and restoreScript under dash', () => {
   it('does nothing and succeeds when the write step never started its manifest', () => {
     const restored = runDash(restoreScript(host.backupDir));
     expect(restored).toMatchObject({ code: 0, stderr: '' });
+  });
+});
+
+describe('lockScript under dash', () => {
+  let dir: string;
+  let lockDir: string;
+  beforeEach(() => {
+    dir = scratch();
+    lockDir = join(dir, 'jitsi-jwt');
+  });
+  afterEach(() => removeScratch(dir));
+
+  it.skipIf(!isRoot)('takes the lock, runs what it holds it for, and says who holds it', async () => {
+    const first = spawn('dash', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    first.stdin.write(`${lockScript(sh`echo probed`, lockDir).text}\n`);
+    let out = '';
+    await new Promise<void>((resolve) => first.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()).includes(HELD_MARK) && resolve()));
+    expect(out).toBe(`locked\nprobed\n${HELD_MARK}\n`);
+    expect(statSync(lockDir).mode & 0o777).toBe(0o700);
+    const busy = runDash(lockScript(sh`echo never`, lockDir));
+    expect(parseLockAnswer(busy.stdout.split('\n')[0])).toMatchObject({ state: 'busy', pid: first.pid, user: 'root' });
+    expect(busy.stdout).not.toContain('never');
+    first.stdin.end();
+    await new Promise((resolve) => first.on('exit', resolve));
+    expect(runDash(lockScript(sh`:`, lockDir)).stdout.split('\n')[0]).toBe('locked');
+  });
+  if (!isRoot) it.skip('takes the lock (needs root: the lock directory must belong to root)', () => {});
+
+  it.each<[string, (lockDir: string) => void, RegExp]>([
+    ['a file where its directory should be', (d) => writeFileSync(d, ''), /^error .* is not a directory$/],
+    ['a directory others may write to', (d) => mkdirSync(d, { mode: 0o777 }), /^error .* may be written by others than root/],
+  ])('refuses %s', (_name, plant, answer) => {
+    plant(lockDir);
+    chmodSync(lockDir, 0o777);
+    const result = runDash(lockScript(sh`echo never`, lockDir));
+    expect(result.stdout.split('\n')[0]).toMatch(answer);
+    expect(result.stdout).not.toContain('never');
+  });
+
+  it.skipIf(!isRoot)('says why when the lock file cannot be made', () => {
+    mkdirSync(lockDir, { mode: 0o700 });
+    const result = runDash(lockScript(sh`echo never`, lockDir), { readOnly: [lockDir] });
+    expect(parseLockAnswer(result.stdout.split('\n')[0])).toEqual({ state: 'error', reason: expect.stringMatching(/^cannot open .*\/lock:/) });
+    expect(result.stdout).not.toContain('never');
+  });
+});
+
+describe('installScript under dash', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = scratch();
+  });
+  afterEach(() => removeScratch(dir));
+  /** apt-get answering each call with the next of `answers` (exit code, text); its calls are logged. */
+  const apt = (...answers: [number, string][]) => `n=$(cat ${dir}/calls 2>/dev/null | wc -l); printf '%s\\n' "$*" >> ${dir}/calls
+case $n in
+${answers.map(([code, text], i) => `${i}) echo '${text}'; exit ${code} ;;`).join('\n')}
+esac
+exit 0`;
+  const calls = () => readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n');
+
+  it('installs the packages, each one word', () => {
+    const result = runDash(installScript(['lua-cjson', 'lua-basexx'], 120), { stubs: { 'apt-get': apt([0, 'ok']) } });
+    expect(result).toMatchObject({ code: 0, stdout: '@@result installed yes\n' });
+    expect(calls()).toEqual(['-o DPkg::Lock::Timeout=120 -o Acquire::Retries=2 -q -y install --no-install-recommends lua-cjson lua-basexx']);
+  });
+
+  it('updates the package lists and tries again once', () => {
+    const result = runDash(installScript(['lua-cjson'], 5), { stubs: { 'apt-get': apt([100, 'E: Failed to fetch'], [0, 'updated'], [0, 'ok']) } });
+    expect(result).toMatchObject({ code: 0, stdout: '@@result installed yes\n' });
+    expect(calls().map((c) => c.split(' ').at(-1))).toEqual(['lua-cjson', 'update', 'lua-cjson']);
+  });
+
+  it.each<[string, [number, string][], string]>([
+    ['the dpkg lock stays held', [[100, 'E: Could not get lock /var/lib/dpkg/lock-frontend']], '@@result dpkg-lock held\n'],
+    ['the second try fails too', [[100, 'E: Failed to fetch'], [0, ''], [100, 'E: Unable to locate package lua-cjson']], ''],
+  ])('fails, never saying installed, when %s', (_name, answers, stdout) => {
+    const result = runDash(installScript(['lua-cjson'], 5), { stubs: { 'apt-get': apt(...answers) } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(stdout);
+  });
+
+  it('fails when it cannot make its log file', () => {
+    const result = runDash(installScript(['lua-cjson'], 5), { stubs: { 'apt-get': apt([0, 'ok']) }, env: { TMPDIR: join(dir, 'missing') } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+  });
+});
+
+/** The init system's command for fake daemons: each run of a service is a sleep whose pid goes where the service's pid is read. */
+function initStub(root: string, behaviour: Record<string, string> = {}): string {
+  return `name=$1; action=$2
+[ "$1" = restart ] || [ "$1" = stop ] || [ "$1" = start ] && { action=$1; name=\${2%.service}; }
+case "$name" in
+prosody) pidfile=${root}/run/prosody/prosody.pid ;;
+jicofo) pidfile=${root}/run/jicofo.pid ;;
+jitsi-videobridge2) pidfile=${root}/run/jitsi-videobridge.pid ;;
+esac
+[ -n "$SYSTEMD" ] && pidfile=${root}/sys/fs/cgroup/system.slice/$name.service/cgroup.procs
+mkdir -p "$(dirname "$pidfile")"
+daemon=60
+${Object.entries(behaviour).map(([when, then]) => `case "$name $action" in '${when}') ${then} ;; esac`).join('\n')}
+stop() { [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile"; }
+start() { sleep "$daemon" </dev/null >/dev/null 2>&1 & echo $! > "$pidfile"; }
+case "$action" in
+restart) stop; start ;;
+stop) stop ;;
+start) start ;;
+esac`;
+}
+
+/** systemctl show, as far as the service functions read it. */
+const SYSTEMCTL_SHOW = `if [ "$1" = show ]; then printf 'ActiveState=active\\nControlGroup=/system.slice/%s\\n' "$6"; exit 0; fi`;
+/** id -u USER for the services' users: this test's own uid, the user its fake daemons run as. */
+const ID = `if [ "$1" = -u ] && [ -n "$2" ]; then exec /usr/bin/id -u; fi; exec /usr/bin/id "$@"`;
+
+describe('restartScript under dash', () => {
+  let root: string;
+  const all = ['prosody', 'jicofo', 'jitsi-videobridge2'] as const;
+  beforeEach(() => {
+    root = scratch();
+  });
+  afterEach(() => {
+    // Whatever fake daemons are left.
+    spawnSync('sh', ['-c', sh`cat ${root}/run/*.pid ${root}/run/*/*.pid ${root}/sys/fs/cgroup/system.slice/*/cgroup.procs 2>/dev/null | xargs -r kill 2>/dev/null`.text]);
+    removeScratch(root);
+  });
+  const run = (services: readonly (typeof all)[number][], init: 'sysv' | 'systemd', behaviour: Record<string, string> = {}, extra: { env?: Record<string, string>; full?: string[] } = {}) => {
+    const stub = initStub(root, behaviour);
+    if (init === 'systemd') mkdirSync(join(root, 'run/systemd/system'), { recursive: true });
+    runDash(sh`for s in ${all}; do ${init === 'sysv' ? sh`service "$s" start` : sh`systemctl start "$s.service"`}; done`, { stubs: { service: stub, systemctl: stub }, env: { SYSTEMD: init === 'systemd' ? 'yes' : '' } });
+    return runDash(restartScript([...services], init, root), {
+      stubs: { service: stub, systemctl: `${SYSTEMCTL_SHOW}\n${stub}`, id: ID },
+      env: { SYSTEMD: init === 'systemd' ? 'yes' : '', ...extra.env },
+      full: extra.full,
+    });
+  };
+
+  it.each(['sysv', 'systemd'] as const)('restarts every service on new processes (%s)', (init) => {
+    const result = run(all, init);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = parseScriptOutput(result.stdout);
+    for (const s of all) {
+      expect(out.results.get(s)).toBe('restarted');
+      expect(Number(out.results.get(`took-${s}`))).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('stops and starts a service whose restart fails', () => {
+    const out = parseScriptOutput(run(['jicofo'], 'sysv', { 'jicofo restart': 'exit 1' }).stdout);
+    expect(out.results.get('jicofo')).toBe('restarted-by-stop-start');
+  });
+
+  it('fails, naming the service, when it will not start', () => {
+    const result = run(['prosody', 'jicofo'], 'sysv', { 'jicofo restart': 'echo refused; exit 1', 'jicofo start': 'echo refused; exit 1' });
+    expect(result.code).toBe(1);
+    const out = parseScriptOutput(result.stdout);
+    expect(out.results.get('prosody')).toBe('restarted');
+    expect(out.results.get('jicofo')).toBe('failed');
+    expect(out.logs).toContain('refused');
+  });
+
+  it('fails when a service dies right after starting', () => {
+    const result = run(['jitsi-videobridge2'], 'systemd', { 'jitsi-videobridge2 restart': 'daemon=0.5' });
+    expect(result.code).toBe(1);
+    expect(parseScriptOutput(result.stdout).results.get('jitsi-videobridge2')).toBe('failed');
   });
 });
