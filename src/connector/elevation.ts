@@ -25,9 +25,8 @@ export function elevatedArgv(elevation: Elevation): string[] {
 }
 
 /** What goes on stdin: the password line for sudo (if any), then the script, ending in a newline so sh runs its last line without waiting for EOF. */
-export function elevatedInput(elevation: Elevation, script: ShellScript | string): string {
-  const text = typeof script === 'string' ? script : script.text;
-  const body = text.endsWith('\n') ? text : `${text}\n`;
+export function elevatedInput(elevation: Elevation, script: ShellScript): string {
+  const body = script.text.endsWith('\n') ? script.text : `${script.text}\n`;
   return elevation.kind === 'sudo-password' ? `${elevation.password}\n${body}` : body;
 }
 

@@ -31,12 +31,12 @@ class LocalConnector implements Connector {
     return this.elevation;
   }
 
-  async run(script: ShellScript | string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async run(script: ShellScript, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const elevation = await this.elevate();
     return execute(elevatedArgv(elevation), elevatedInput(elevation, script), options.timeoutMs);
   }
 
-  async hold(script: ShellScript | string, options: { until?: string } = {}): Promise<HeldScript> {
+  async hold(script: ShellScript, options: { until?: string } = {}): Promise<HeldScript> {
     const elevation = await this.elevate();
     const [command, ...args] = elevatedArgv(elevation);
     const child = execa(command, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });

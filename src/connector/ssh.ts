@@ -367,7 +367,7 @@ class SshConnector implements Connector {
     );
   }
 
-  run(script: ShellScript | string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  run(script: ShellScript, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     return this.collect(elevatedArgv(this.elevation), elevatedInput(this.elevation, script), options.timeoutMs);
   }
 
@@ -430,7 +430,7 @@ class SshConnector implements Connector {
     }
   }
 
-  async hold(script: ShellScript | string, options: { until?: string } = {}): Promise<HeldScript> {
+  async hold(script: ShellScript, options: { until?: string } = {}): Promise<HeldScript> {
     // The script runs as long as its stdin stays open: until release().
     const stdin = new PassThrough();
     stdin.write(elevatedInput(this.elevation, script));

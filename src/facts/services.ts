@@ -93,6 +93,3 @@ service_pids() {
 	done | sort -u
 }`;
 }
-
-/** The service functions as every host script uses them. */
-export const SERVICE_PIDS_FUNCTION = servicePidsFunction();

@@ -82,8 +82,8 @@ describe('what run() sends', () => {
     [{ kind: 'sudo-password', password: 'pw' } as const, "sudo -k -S -p  -- sh -s", 'pw\necho hi\n'],
   ])('%j', (elevation, argv, input) => {
     expect(elevatedArgv(elevation).join(' ')).toBe(argv);
-    expect(elevatedInput(elevation, 'echo hi')).toBe(input);
-    expect(elevatedInput(elevation, 'echo hi\n')).toBe(input);
+    expect(elevatedInput(elevation, sh`echo hi`)).toBe(input);
+    expect(elevatedInput(elevation, sh`echo hi\n`)).toBe(input);
   });
 
   it.each([
