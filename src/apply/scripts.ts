@@ -37,7 +37,7 @@ if [ "$(stat -c %u "$dir")" != 0 ] || [ $((0$(stat -c %a "$dir") & 022)) != 0 ];
 	echo "error $dir may be written by others than root (owner $(stat -c %U "$dir"), mode $(stat -c %a "$dir")): remove it, and the next run makes it again"
 	exit 0
 fi
-if ! touch ${lockFile} 2>"$dir/error"; then echo "error cannot open $dir/lock: $(tr '\n' ' ' < "$dir/error")"; exit 0; fi
+if ! error=$(touch ${lockFile} 2>&1); then echo "error cannot open $dir/lock: $(printf '%s' "$error" | tr '\n' ' ')"; exit 0; fi
 # The lock belongs to fd 9 of this shell, and of the cat it becomes: held until the channel closes.
 exec 9>>${lockFile}
 flock -n -E 75 9 2>"$dir/error"
@@ -122,7 +122,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   const manifest = `${backupDir}/manifest`;
   // What a link's path was before this run touched it, so that a rollback puts exactly that back.
   const recordLink = (path: string) =>
-    sh`if [ -L ${path} ]; then printf 'unlink\\t%s\\t%s\\n' ${path} "$(readlink ${path})" >> ${manifest}; else printf 'link\\t%s\\n' ${path} >> ${manifest}; fi`;
+    sh`if [ -L ${path} ]; then old=$(readlink ${path}); printf 'unlink\\t%s\\t%s\\n' ${path} "$old" >> ${manifest}; else printf 'link\\t%s\\n' ${path} >> ${manifest}; fi`;
   const lines = [
     sh`set -e`,
     sh`export LC_ALL=C`,
@@ -141,8 +141,13 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
       const saved = `${backupDir}/debconf-${i}`;
       lines.push(sh`if [ -f ${db} ]; then cp -a ${db} ${saved}; printf 'file\\t%s\\t%s\\n' ${db} ${saved} >> ${manifest}; fi`);
     }
-    // The answers (one holds the secret) come through this script's stdin, never a command line.
-    lines.push(sh`base64 -d ${heredoc(base64Lines(options.debconf))} | debconf-set-selections`);
+    // The answers (one holds the secret) come through this script's stdin, never a command line; decoded into
+    // a variable first, since a pipeline's status is its last command's and would hide a failed decode.
+    lines.push(
+      sh`selections=$(base64 -d ${heredoc(base64Lines(options.debconf))}
+)`,
+      sh`printf '%s\\n' "$selections" | debconf-set-selections`,
+    );
   }
   for (const [i, file] of options.files.entries()) {
     const saved = `${backupDir}/file-${i}`;
@@ -175,7 +180,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     }
   }
   for (const path of options.unlinks ?? []) {
-    lines.push(sh`if [ -L ${path} ]; then printf 'unlink\\t%s\\t%s\\n' ${path} "$(readlink ${path})" >> ${manifest}; rm -f ${path}; fi`);
+    lines.push(sh`if [ -L ${path} ]; then old=$(readlink ${path}); printf 'unlink\\t%s\\t%s\\n' ${path} "$old" >> ${manifest}; rm -f ${path}; fi`);
   }
   for (const link of options.links) {
     lines.push(
@@ -259,7 +264,8 @@ export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv',
   const rest = services.filter((s) => s !== 'prosody');
   return sh`export LC_ALL=C
 ${servicePidsFunction(root)}
-state=$(mktemp -d)
+# Every service's records live here: without them no restart could be confirmed.
+state=$(mktemp -d) || { echo "@@log cannot make a temporary directory to follow the restarts in"; exit 1; }
 trap 'rm -rf "$state"' EXIT
 now_ms() { read -r up rest < /proc/uptime; echo "\${up%.*}\${up#*.}0"; }
 all_new() { # $1 service, $2 processes before: true when it runs on new processes only
@@ -285,9 +291,12 @@ fail_one() {
 }
 restart_one() {
 	before=$(service_pids "$1" | tr '\n' ' ')
-	echo "$before" > "$state/$1.before"
-	listening "$1" > "$state/$1.listening"
-	now_ms > "$state/$1.started"
+	# Unwritten records would read as "no process, no address" and confirm anything: nothing restarts without them.
+	if ! { echo "$before" > "$state/$1.before" && listening "$1" > "$state/$1.listening" && now_ms > "$state/$1.started"; }; then
+		echo "@@result $1 failed"
+		echo "@@log cannot record $1's processes before restarting it"
+		return 1
+	fi
 	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; took "$1"; return 0; fi
 	# The init script did not replace the process: stop the service and start it again.
 	${ctl('stop')} >>"$state/$1.log" 2>&1
@@ -310,8 +319,7 @@ ready_listening() {
 	i=0
 	while [ $i -lt 150 ]; do
 		all_new "$1" "$(cat "$state/$1.before")" || break
-		missing=$(listening "$1" | comm -13 - "$state/$1.listening")
-		if [ -z "$missing" ]; then took "$1"; return 0; fi
+		if missing=$(listening "$1" | comm -13 - "$state/$1.listening") && [ -z "$missing" ]; then took "$1"; return 0; fi
 		i=$((i + 1)); sleep 0.1
 	done
 	fail_one "$1"

@@ -1,7 +1,7 @@
 // apply's host scripts run under dash against a temporary directory standing
 // for the host, with their failures provoked: a step that fails must never be
 // reported as done.
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -91,6 +91,33 @@ describe('writeScript and restoreScript under dash', () => {
   });
   if (!isRoot) it.skip(`fails when the file's file system is full (${NEEDS_ROOT})`, () => {});
 
+  it('hands debconf the answers on stdin, and stops when they cannot be decoded', () => {
+    const debconf = 'jitsi-meet-tokens jitsi-meet-tokens/appid string app\njitsi-meet-tokens jitsi-meet-tokens/appsecret password s3cret\n';
+    const db = join(root, 'var/cache/debconf/config.dat');
+    mkdirSync(join(root, 'var/cache/debconf'), { recursive: true });
+    writeFileSync(db, 'Name: old\n');
+    const script = writeScript({ backupDir: host.backupDir, files: [], links: [], lua: 'lua5.4', luaModules: [], debconf, root });
+    const stubs = { 'debconf-set-selections': `cat > ${join(root, 'selections')}` };
+    const written = runDash(script, { stubs });
+    expect(written).toMatchObject({ code: 0, stderr: '' });
+    expect(readFileSync(join(root, 'selections'), 'utf8')).toBe(debconf);
+    expect(readFileSync(join(host.backupDir, 'manifest'), 'utf8')).toContain(`file\t${db}\t${join(host.backupDir, 'debconf-0')}\n`);
+    rmSync(join(root, 'selections'));
+    const broken = runDash(script, { stubs: { ...stubs, base64: 'exit 1' } });
+    expect(broken.code).not.toBe(0);
+    expect(broken.stdout).not.toContain('@@section end');
+    expect(existsSync(join(root, 'selections'))).toBe(false);
+  });
+
+  it('stops when the target of a link it replaces cannot be read', () => {
+    mkdirSync(join(root, 'usr/local/share/lua/5.4'), { recursive: true });
+    symlinkSync('/usr/share/lua/5.1/basexx.lua', host.linkPath);
+    const written = runDash(writeScript({ backupDir: host.backupDir, files: [], links: [{ path: host.linkPath, module: 'basexx.lua', target: join(root, 'usr/share/lua/5.3/basexx.lua') }], lua: 'lua5.4', luaModules: [] }), { stubs: { readlink: 'exit 1' } });
+    expect(written.code).not.toBe(0);
+    expect(written.stdout).not.toContain('@@section end');
+    expect(readlinkSync(host.linkPath)).toBe('/usr/share/lua/5.1/basexx.lua');
+  });
+
   it('does nothing and succeeds when the write step never started its manifest', () => {
     const restored = runDash(restoreScript(host.backupDir));
     expect(restored).toMatchObject({ code: 0, stderr: '' });
@@ -136,7 +163,7 @@ describe('lockScript under dash', () => {
   it.skipIf(!isRoot)('says why when the lock file cannot be made', () => {
     mkdirSync(lockDir, { mode: 0o700 });
     const result = runDash(lockScript(sh`echo never`, lockDir), { readOnly: [lockDir] });
-    expect(parseLockAnswer(result.stdout.split('\n')[0])).toEqual({ state: 'error', reason: expect.stringMatching(/^cannot open .*\/lock:/) });
+    expect(parseLockAnswer(result.stdout.split('\n')[0])).toEqual({ state: 'error', reason: expect.stringMatching(/^cannot open .*\/lock: .*Read-only file system/) });
     expect(result.stdout).not.toContain('never');
   });
 });
@@ -256,6 +283,23 @@ describe('restartScript under dash', () => {
     expect(out.results.get('jicofo')).toBe('failed');
     expect(out.logs).toContain('refused');
   });
+
+  it('restarts nothing when it has nowhere to keep its records', () => {
+    const result = run(['prosody'], 'sysv', {}, { env: { TMPDIR: join(root, 'missing') } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('@@log cannot make a temporary directory to follow the restarts in\n');
+  });
+
+  it.skipIf(!isRoot)('restarts nothing when its records cannot be written (a full file system)', () => {
+    const records = join(root, 'records');
+    mkdirSync(records);
+    const restarted = join(root, 'restarted');
+    const result = run(['prosody'], 'sysv', { 'prosody restart': sh`touch ${restarted}`.text }, { env: { TMPDIR: records }, full: [records] });
+    expect(result.code).toBe(1);
+    expect(parseScriptOutput(result.stdout)).toMatchObject({ results: new Map([['prosody', 'failed']]), logs: ["cannot record prosody's processes before restarting it"] });
+    expect(existsSync(restarted)).toBe(false);
+  });
+  if (!isRoot) it.skip(`restarts nothing when its records cannot be written (${NEEDS_ROOT})`, () => {});
 
   it('fails when a service dies right after starting', () => {
     const result = run(['jitsi-videobridge2'], 'systemd', { 'jitsi-videobridge2 restart': 'daemon=0.5' });
