@@ -127,7 +127,12 @@ export function probeScript(root = ''): ShellScript {
   // in the background while the rest reads files; their output is printed in its place.
   return sh`export LC_ALL=C
 ${servicePidsFunction(root)}
-lua_out=$(mktemp); services_out=$(mktemp)
+# Without them the slow sections would read as "no Lua module loads" and "no service runs".
+lua_out=$(mktemp) && services_out=$(mktemp) || { ${section('failed')}; echo 'cannot make a temporary file'; exit 1; }
+# A file that cannot be read is named as such, never passed off as an empty one.
+unreadable=
+cannot_read() { unreadable="$unreadable$1
+"; }
 (
 lua=$(head -n1 ${at('/usr/bin/prosody')} 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
 ${AS_PROSODY_FUNCTION}
@@ -154,13 +159,14 @@ ${section('packages')}; dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\
 ${section('domain-files')}
 for f in ${at('/etc/prosody/conf.d')}/*.cfg.lua; do
 	[ -e "$f" ] || continue
-	real=$(readlink -f "$f")
-	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
+	if real=$(readlink -f "$f") && meta=$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real") && content=$(base64 -w0 "$real"); then
+		printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$meta" "$content"
+	else cannot_read "$f"; fi
 done
 ${section('plugins')}; ls -1 ${at(PLUGIN_DIR)} 2>/dev/null; ls -1 ${at(`${PLUGIN_DIR}/token`)} 2>/dev/null | sed 's|^|token/|'
 ${section('lua-modules')}; wait $lua_job; cat "$lua_out"
 ${section('pure-lua-files')}; ls -1 ${at('/usr/share/lua')}/5.*/basexx.lua ${at('/usr/share/lua')}/5.*/inspect.lua 2>/dev/null
-${section('jicofo-conf')}; base64 -w0 ${at('/etc/jitsi/jicofo/jicofo.conf')} 2>/dev/null
+${section('jicofo-conf')}; f=${at('/etc/jitsi/jicofo/jicofo.conf')}; if [ -e "$f" ]; then base64 -w0 "$f" 2>/dev/null || cannot_read "$f"; fi
 ${section('accounts')}
 for d in ${at(PROSODY_DATA)}/auth%2e*/accounts ${at(PROSODY_DATA)}/recorder%2e*/accounts ${at(PROSODY_DATA)}/hidden%2e*/accounts; do
 	[ -d "$d" ] || continue
@@ -183,11 +189,15 @@ ${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_I
 ${section('web-configs')}
 for f in ${at(WEB_CONFIG_DIR)}/*-config.js; do
 	[ -f "$f" ] || continue
-	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
+	if meta=$(stat --printf '%a\t%U\t%G' "$f") && content=$(base64 -w0 "$f"); then printf '%s\t%s\t%s\n' "$f" "$meta" "$content"; else cannot_read "$f"; fi
 done
 ${section('published-keys')}
-for f in ${at(KEY_DIR)}/*/*.pem; do [ -f "$f" ] && printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done
+for f in ${at(KEY_DIR)}/*/*.pem; do
+	[ -f "$f" ] || continue
+	if content=$(base64 -w0 "$f"); then printf '%s\t%s\n' "$f" "$content"; else cannot_read "$f"; fi
+done
 wait $services_job; cat "$services_out"; rm -f "$lua_out" "$services_out"
+${section('unreadable')}; printf '%s' "$unreadable"
 ${section('end')}
 `;
 }
@@ -209,11 +219,17 @@ const lines = (text: string | undefined) => (text ?? '').split('\n').filter((l) 
 
 export function parseFacts(output: string): HostFacts {
   const s = sections(output);
+  const hint = "nothing was changed; run again, and if it stops the same way, check that the host's /bin/sh and coreutils work (the probe is a POSIX shell script)";
+  if (s.has('failed')) throw new ProbeFailedError(`the script that reads the host stopped: ${s.get('failed') || 'no reason given'}`, hint);
+  const unreadable = lines(s.get('unreadable'));
+  if (unreadable.length > 0) {
+    throw new ProbeFailedError(`the script that reads the host could not read ${unreadable.join(', ')}`, 'nothing was changed; check that root can read it (and the disk it is on), then run again');
+  }
   if (!s.has('end')) {
     const reached = [...s.keys()].pop();
     throw new ProbeFailedError(
       `the script that reads the host did not run to its end (it stopped ${reached ? `after its "${reached}" section` : 'before printing anything'})`,
-      'nothing was changed; run again, and if it stops the same way, check that the host\'s /bin/sh and coreutils work (the probe is a POSIX shell script)',
+      hint,
     );
   }
   const osRelease = Object.fromEntries(

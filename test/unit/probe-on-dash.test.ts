@@ -67,6 +67,24 @@ describe('probeScript under dash', () => {
     expect(facts.publishedKeys).toEqual([{ path: join(root, 'etc/prosody/jitsi-jwt-keys/meet.test/abc.pem'), text: '-----BEGIN PUBLIC KEY-----\n' }]);
   });
 
+  it.each([
+    ['a domain config', '*.cfg.lua', /could not read .*\/etc\/prosody\/conf\.d\/meet\.test\.cfg\.lua/],
+    ["a web config", '*-config.js', /could not read .*\/etc\/jitsi\/meet\/meet\.test-config\.js/],
+    ['jicofo.conf', '*/jicofo.conf', /could not read .*\/etc\/jitsi\/jicofo\/jicofo\.conf/],
+    ['a published key', '*.pem', /could not read .*abc\.pem/],
+  ])('names %s it could not read instead of reading it as empty', (_name, pattern, message) => {
+    // base64 fails on this one file, as a read error would.
+    const base64 = `for a; do :; done; case "$a" in ${pattern}) echo "base64: read error" >&2; exit 1 ;; esac; exec /usr/bin/base64 "$@"`;
+    const result = runDash(probeScript(root), { stubs: { base64 } });
+    expect(() => parseFacts(result.stdout)).toThrow(message);
+  });
+
+  it('stops, saying why, when it cannot make its temporary files', () => {
+    const result = runDash(probeScript(root), { env: { TMPDIR: join(root, 'missing') } });
+    expect(result.code).toBe(1);
+    expect(() => parseFacts(result.stdout)).toThrow(/stopped: cannot make a temporary file/);
+  });
+
   it('reads a host path with spaces and quotes in it as that path', () => {
     const odd = join(root, "it's a $(dir)");
     mkdirSync(odd);
