@@ -3,7 +3,7 @@
 import type { Connector } from '../connector/types.js';
 import { ScriptExitedError } from '../connector/errors.js';
 import { BACKUP_ROOT, STAMP_GLOB } from '../facts/backups.js';
-import { InternalError } from '../errors.js';
+import { HostStateError, InternalError } from '../errors.js';
 import { sh, type ShellScript } from '../shell/script.js';
 
 /**
@@ -15,18 +15,20 @@ export function pruneScript(keep: number, root = BACKUP_ROOT): ShellScript {
   return sh`export LC_ALL=C
 root=${root}
 [ -d "$root" ] && [ ! -L "$root" ] || exit 0
-chmod 700 "$root"
+failed=
+chmod 700 "$root" || failed=yes
 # The glob lists the stamps in C order: oldest first.
 set --
 for d in "$root"/${STAMP_GLOB}; do
 	[ -d "$d" ] && [ ! -L "$d" ] && set -- "$@" "$d"
 done
 while [ $# -gt ${keep} ]; do
-	rm -rf -- "$1"
-	printf '@@removed %s\\n' "\${1##*/}"
+	# A backup that could not be removed (or only in part) is not reported as removed.
+	if rm -rf -- "$1"; then printf '@@removed %s\\n' "\${1##*/}"; else failed=yes; fi
 	shift
 done
-echo '@@end'`;
+echo '@@end'
+[ -z "$failed" ]`;
 }
 
 /** The names of the backups a prune script removed. */
@@ -42,7 +44,8 @@ export function parsePruneOutput(stdout: string): { removed: string[]; complete:
 export async function pruneBackups(connector: Connector, keep: number): Promise<string[]> {
   const result = await connector.run(pruneScript(keep));
   const out = parsePruneOutput(result.stdout);
-  if (result.code !== 0 || !out.complete) throw new ScriptExitedError(connector.label, result.code, result.stderr);
+  if (!out.complete) throw new ScriptExitedError(connector.label, result.code, result.stderr);
+  if (result.code !== 0) throw new HostStateError(`${connector.label}: ${result.stderr.trim() || `the prune script exited with code ${result.code}`}`);
   return out.removed;
 }
 

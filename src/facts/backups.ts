@@ -53,8 +53,9 @@ for d in "$root"/${STAMP_GLOB}; do
 	case "$wanted" in latest|"\${d##*/}") chosen=\${d##*/} ;; esac
 done
 copy() { # $1 tag, $2 the path it stands for, $3 the file to read: mode, owner, group and content, or nothing when missing
-	if [ -f "$3" ]; then
-		printf '@@%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(stat -L --printf '%a\\t%U\\t%G' "$3")" "$(base64 -w0 "$3")"
+	# One that cannot be read counts as missing (restore then refuses it), never as an empty file.
+	if [ -f "$3" ] && meta=$(stat -L --printf '%a\\t%U\\t%G' "$3") && content=$(base64 -w0 "$3"); then
+		printf '@@%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$meta" "$content"
 	else
 		printf '@@%s\\t%s\\n' "$1" "$2"
 	fi
