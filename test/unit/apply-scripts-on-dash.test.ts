@@ -91,6 +91,36 @@ describe('writeScript and restoreScript under dash', () => {
   });
   if (!isRoot) it.skip(`fails when the file's file system is full (${NEEDS_ROOT})`, () => {});
 
+  it('stops when a directory it writes in cannot be written, and a restore undoes what it did before', () => {
+    mkdirSync(host.keyDir, { recursive: true });
+    const written = runDash(writeScript({ backupDir: host.backupDir, files: [{ path: host.key, content: 'key\n', create: true }], links: [], lua: 'lua5.4', luaModules: [] }), { readOnly: [host.keyDir] });
+    expect(written.code).not.toBe(0);
+    expect(written.stdout).not.toContain('@@section end');
+    expect(existsSync(host.key)).toBe(false);
+    expect(runDash(restoreScript(host.backupDir))).toMatchObject({ code: 0, stdout: '@@result restored yes\n' });
+  });
+
+  it('stops when the first file is written but the second cannot be, and a restore puts the first back', () => {
+    mkdirSync(host.keyDir, { recursive: true });
+    const files: FileWrite[] = [{ path: host.config, content: 'changed\n' }, { path: host.key, content: 'key\n', create: true }];
+    const written = runDash(writeScript({ backupDir: host.backupDir, files, links: [], lua: 'lua5.4', luaModules: [] }), { readOnly: [host.keyDir] });
+    expect(written.code).not.toBe(0);
+    expect(written.stdout).not.toContain('@@section end');
+    expect(readFileSync(host.config, 'utf8')).toBe('changed\n');
+    expect(runDash(restoreScript(host.backupDir))).toMatchObject({ code: 0, stdout: '@@result restored yes\n' });
+    expect(readFileSync(host.config, 'utf8')).toBe('VirtualHost "meet.test"\n');
+  });
+
+  it.skipIf(!isRoot)('changes nothing when the backup cannot be saved (a full file system)', () => {
+    const backups = join(root, 'var/backups/jitsi-jwt');
+    mkdirSync(backups, { recursive: true });
+    const written = runDash(writeScript({ backupDir: host.backupDir, files: [{ path: host.config, content: 'changed\n' }], links: [], lua: 'lua5.4', luaModules: [] }), { full: [backups] });
+    expect(written.code).not.toBe(0);
+    expect(written.stdout).not.toContain('@@section end');
+    expect(readFileSync(host.config, 'utf8')).toBe('VirtualHost "meet.test"\n');
+  });
+  if (!isRoot) it.skip(`changes nothing when the backup cannot be saved (${NEEDS_ROOT})`, () => {});
+
   it('hands debconf the answers on stdin, and stops when they cannot be decoded', () => {
     const debconf = 'jitsi-meet-tokens jitsi-meet-tokens/appid string app\njitsi-meet-tokens jitsi-meet-tokens/appsecret password s3cret\n';
     const db = join(root, 'var/cache/debconf/config.dat');
