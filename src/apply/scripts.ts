@@ -133,7 +133,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     // The backups' directory (BACKUP_ROOT on a host) is root-only like each backup in it.
     sh`install -d -m 700 ${posix.dirname(backupDir)} ${backupDir}`,
     sh`: > ${manifest}`,
-    sh`prosodyctl check config > ${`${backupDir}/check-before.txt`} 2>&1 || true`,
+    checkConfig(`${backupDir}/check-before.txt`),
   ];
   if (options.debconf !== undefined) {
     // debconf's databases are saved like files, so a rollback puts the old answers back.
@@ -193,7 +193,7 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
   }
   const luaCheck = `for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end`;
   lines.push(
-    sh`prosodyctl check config > ${`${backupDir}/check-after.txt`} 2>&1 || true`,
+    checkConfig(`${backupDir}/check-after.txt`),
     sh`echo '@@section check-before'`,
     sh`cat ${`${backupDir}/check-before.txt`}`,
     sh`echo '@@section check-after'`,
@@ -205,6 +205,15 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     sh`echo '@@section end'`,
   );
   return joinLines(lines);
+}
+
+/**
+ * Prosody's configuration check into `file`. Its findings, not its exit status,
+ * are what counts; but a file it could not write in full would hide findings,
+ * so a failed write (the empty line after it too, on a full disk) stops the script.
+ */
+function checkConfig(file: string): ShellScript {
+  return sh`{ prosodyctl check config || true; echo; } > ${file} 2>&1`;
 }
 
 /** File contents as base64 in lines of 76 characters, the way they travel inside a script. */

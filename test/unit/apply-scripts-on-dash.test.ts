@@ -121,6 +121,15 @@ describe('writeScript and restoreScript under dash', () => {
   });
   if (!isRoot) it.skip(`changes nothing when the backup cannot be saved (${NEEDS_ROOT})`, () => {});
 
+  it.skipIf(!isRoot)('stops when the configuration check cannot be kept in full (a full file system)', () => {
+    const backups = join(root, 'var/backups/jitsi-jwt');
+    mkdirSync(backups, { recursive: true });
+    const prosodyctl = 'echo "Checking config..."; echo "Error: a finding"';
+    const written = runDash(writeScript({ backupDir: host.backupDir, files: [], links: [], lua: 'lua5.4', luaModules: [] }), { full: [backups], stubs: { prosodyctl } });
+    expect(written.code).not.toBe(0);
+    expect(written.stdout).not.toContain('@@section end');
+  });
+
   it('hands debconf the answers on stdin, and stops when they cannot be decoded', () => {
     const debconf = 'jitsi-meet-tokens jitsi-meet-tokens/appid string app\njitsi-meet-tokens jitsi-meet-tokens/appsecret password s3cret\n';
     const db = join(root, 'var/cache/debconf/config.dat');
