@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HELD_MARK, installScript, lockScript, parseLockAnswer, parseScriptOutput, restartScript, restoreScript, writeScript, type FileWrite, type LinkWrite } from '../../src/apply/scripts.js';
 import { sh } from '../../src/shell/script.js';
-import { isRoot, NEEDS_ROOT, removeScratch, runDash, scratch } from '../support/dash.js';
+import { isRoot, NEEDS_ROOT, removeScratch, runDash, scratch, type DashOptions } from '../support/dash.js';
 
 /** A host in a directory: a domain config to edit, a key file to add, a Lua module to link. */
 function fakeHost(root: string) {
@@ -28,7 +28,7 @@ function fakeHost(root: string) {
     { path: key, content: '-----BEGIN PUBLIC KEY-----\n', create: true, ownership: { mode: '644', owner: `${process.getuid!()}:${process.getgid!()}` } },
   ];
   const links: LinkWrite[] = [{ path: linkPath, module: 'basexx.lua', target: join(luaShare, 'basexx.lua') }];
-  const write = () => runDash(writeScript({ backupDir, files, links, lua: 'lua5.4', luaModules: [] }));
+  const write = (options: DashOptions = {}) => runDash(writeScript({ backupDir, files, links, lua: 'lua5.4', luaModules: [] }), options);
   return { conf, config, key, keyDir, linkPath, backupDir, write };
 }
 
@@ -59,6 +59,19 @@ describe('writeScript and restoreScript under dash', () => {
     expect(statSync(host.config).mode & 0o777).toBe(0o640);
     expect(existsSync(host.key)).toBe(false);
     expect(() => lstatSync(host.linkPath)).toThrow();
+  });
+
+  it('writes and restores under paths with quotes, substitutions, globs and spaces in them', () => {
+    const odd = join(root, "it's $(touch PWNED) `touch PWNED` * -n");
+    mkdirSync(odd);
+    const other = fakeHost(odd);
+    const written = other.write({ cwd: root });
+    expect(written).toMatchObject({ code: 0, stderr: '' });
+    expect(readFileSync(other.config, 'utf8')).toContain('authentication = "token"');
+    expect(runDash(restoreScript(other.backupDir), { cwd: root })).toMatchObject({ code: 0, stdout: '@@result restored yes\n' });
+    expect(readFileSync(other.config, 'utf8')).toBe('VirtualHost "meet.test"\n');
+    expect(existsSync(other.key)).toBe(false);
+    expect(existsSync(join(root, 'PWNED'))).toBe(false);
   });
 
   it('fails, naming the file, when a saved copy is missing; and still undoes the rest', () => {
