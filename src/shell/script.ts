@@ -90,7 +90,8 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shel
         text += `<<'${value.delimiter}'`;
         pending += `${value.body}${value.delimiter}\n`;
       } else if (Array.isArray(value)) {
-        text += (value as readonly ShellWord[]).map((v) => quoteWord(v)).join(' ');
+        const words = value as readonly ShellWord[];
+        text += words.map((v, n) => quoteWord(v, n === words.length - 1 ? strings[i + 1]?.[0] : ' ')).join(' ');
       } else {
         text += quoteWord(value as ShellWord, strings[i + 1]?.[0]);
       }

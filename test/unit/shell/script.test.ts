@@ -94,6 +94,8 @@ printf '%s|' "$1"
     const file = join(dir, 'out');
     expect(runDash(sh`echo ${'2'}>${file}`).code).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe('2\n');
+    expect(runDash(sh`echo ${['1', '2']}>${file}`).code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('1 2\n');
   });
 
   it('inserts nested scripts and raw() text as script', () => {
