@@ -7,6 +7,7 @@ import net from 'node:net';
 import fs from 'node:fs/promises';
 import { TestBed, USERS } from '../testbed/bed.js';
 import { connectSsh, parseTarget, type SshOptions } from '../src/connector/ssh.js';
+import { sh } from '../src/shell/script.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const bed = new TestBed(`bench-connector-${process.pid}`);
@@ -46,7 +47,7 @@ try {
       async () => {
         const c = await connectSsh(parseTarget(`root@${host.address}`), options());
         const started = performance.now();
-        await c.run('sleep 30', { timeoutMs: 1_000 });
+        await c.run(sh`sleep 30`, { timeoutMs: 1_000 });
         const took = performance.now() - started;
         await c.close();
         return took;

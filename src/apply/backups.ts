@@ -2,10 +2,11 @@
 // them): after a run that wrote and succeeded, the newest N stay.
 import type { Connector } from '../connector/types.js';
 import { ScriptExitedError } from '../connector/errors.js';
-import { BACKUP_ROOT, STAMP_GLOB, shQuote } from '../facts/backups.js';
-import { InternalError } from '../errors.js';
-import { clearJournalScript } from '../facts/run-journal.js';
+import { BACKUP_ROOT, STAMP_GLOB } from '../facts/backups.js';
+import { HostStateError, InternalError } from '../errors.js';
+import { JOURNAL_FILE, clearJournalScript } from '../facts/run-journal.js';
 import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
+import { sh, type ShellScript } from '../shell/script.js';
 
 /**
  * Removes all but the newest `keep` backups (by name, which is by time) of
@@ -13,12 +14,13 @@ import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
  * run that wrote succeeded, so the newest backup and the record are that
  * run's own.
  */
-export function pruneScript(keep: number): string {
+export function pruneScript(keep: number, root = BACKUP_ROOT, journal?: string): ShellScript {
   if (!Number.isInteger(keep) || keep < 1) throw new InternalError(`keep must be a whole number of at least 1, not ${keep}`);
-  return `export LC_ALL=C
-root=${shQuote(BACKUP_ROOT)}
+  return sh`export LC_ALL=C
+root=${root}
 [ -d "$root" ] && [ ! -L "$root" ] || exit 0
-chmod 700 "$root"
+failed=
+chmod 700 "$root" || failed=yes
 # The glob lists the stamps in C order: oldest first. Only root's count and go: a directory someone
 # else made there under a later name is not a backup, and must not push the run's own out.
 set --
@@ -26,12 +28,13 @@ for d in "$root"/${STAMP_GLOB}; do
 	[ -d "$d" ] && [ ! -L "$d" ] && [ "$(stat -c %u "$d")" = 0 ] && set -- "$@" "$d"
 done
 while [ $# -gt ${keep} ]; do
-	rm -rf -- "$1"
-	printf '@@removed %s\\n' "\${1##*/}"
+	# A backup that could not be removed (or only in part) is not reported as removed.
+	if rm -rf -- "$1"; then printf '@@removed %s\\n' "\${1##*/}"; else failed=yes; fi
 	shift
 done
-${clearJournalScript()} >/dev/null
-echo '@@end'`;
+${journal === undefined ? sh`:` : sh`${clearJournalScript(journal)} >/dev/null || failed=yes`}
+echo '@@end'
+[ -z "$failed" ]`;
 }
 
 /** The names of the backups a prune script removed. */
@@ -45,9 +48,10 @@ export function parsePruneOutput(stdout: string): { removed: string[]; complete:
 
 /** Prunes a host's backups down to the newest `keep`; returns the names removed. */
 export async function pruneBackups(connector: Connector, keep: number): Promise<string[]> {
-  const result = await connector.run(pruneScript(keep), { timeoutMs: STEP_TIME_LIMITS_SECONDS.cleanup * 1000 });
+  const result = await connector.run(pruneScript(keep, BACKUP_ROOT, JOURNAL_FILE), { timeoutMs: STEP_TIME_LIMITS_SECONDS.cleanup * 1000 });
   const out = parsePruneOutput(result.stdout);
-  if (result.code !== 0 || !out.complete) throw new ScriptExitedError(connector.label, result.code, result.stderr);
+  if (!out.complete) throw new ScriptExitedError(connector.label, result.code, result.stderr);
+  if (result.code !== 0) throw new HostStateError(`${connector.label}: ${result.stderr.trim() || `the prune script exited with code ${result.code}`}`);
   return out.removed;
 }
 

@@ -1,15 +1,14 @@
 // The shell scripts apply sends to the host, one per step. Each is a POSIX sh
 // script sent over stdin (never argv); file contents travel base64-encoded
 // inside them. Results come back as `@@result key value` lines.
+import { posix } from 'node:path';
 import { DEBCONF_DATABASES } from '../plan/changes.js';
 import { AS_PROSODY_FUNCTION } from '../facts/probe.js';
-import { SERVICE_PIDS_FUNCTION, type ServiceName } from '../facts/services.js';
-import { BACKUP_ROOT } from '../facts/backups.js';
-import { LOCK_DIR, LOCK_FILE, LOCK_HOLDER, journalStepLine, writeJournalLines, type RunJournal } from '../facts/run-journal.js';
+import { servicePidsFunction, type ServiceName } from '../facts/services.js';
+import { LOCK_DIR, journalStepLine, writeJournalLines, type RunJournal } from '../facts/run-journal.js';
+import { heredoc, joinLines, sh, underRoot, type ShellScript } from '../shell/script.js';
 
 export { LOCK_DIR, LOCK_FILE, LOCK_HOLDER } from '../facts/run-journal.js';
-
-const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** The line a lock script prints once it holds the lock and `whileHeld` has run. */
 export const HELD_MARK = '@@jitsi-jwt:held@@';
@@ -19,36 +18,39 @@ export const HELD_MARK = '@@jitsi-jwt:held@@';
  * line says how it went: "locked"; "busy PID SINCE USER" (another run holds
  * it: its pid, since when, for whom); or "error WHY" (the lock could not be
  * taken at all). Once locked, it runs `whileHeld` (the probe: the host is read
- * under the lock, in the same round trip), prints HELD_MARK, and holds.
+ * under the lock, in the same round trip), prints HELD_MARK, and holds. `dir`
+ * is LOCK_DIR but in unit tests.
  */
-export function lockScript(whileHeld = ''): string {
+export function lockScript(whileHeld: ShellScript = sh`:`, dir = LOCK_DIR): ShellScript {
+  const lockFile = `${dir}/lock`;
+  const holder = `${dir}/holder`;
   // One compound command: sh reads all of it before running any, so the cat that holds the lock cannot swallow the lines after it.
-  return `export LC_ALL=C
+  return sh`export LC_ALL=C
 {
-dir=${LOCK_DIR}
+dir=${dir}
 [ -d "$dir" ] || mkdir -m 700 "$dir" 2>/dev/null
 if [ -L "$dir" ] || [ ! -d "$dir" ]; then echo "error $dir is not a directory"; exit 0; fi
 if [ "$(stat -c %u "$dir")" != 0 ] || [ $((0$(stat -c %a "$dir") & 022)) != 0 ]; then
 	echo "error $dir may be written by others than root (owner $(stat -c %U "$dir"), mode $(stat -c %a "$dir")): remove it, and the next run makes it again"
 	exit 0
 fi
-if ! touch ${LOCK_FILE} 2>"$dir/error"; then echo "error cannot open ${LOCK_FILE}: $(tr '\n' ' ' < "$dir/error")"; exit 0; fi
+if ! error=$(touch ${lockFile} 2>&1); then echo "error cannot open $dir/lock: $(printf '%s' "$error" | tr '\n' ' ')"; exit 0; fi
 # The lock belongs to fd 9 of this shell, and of the cat it becomes: held until the channel closes.
-exec 9>>${LOCK_FILE}
+exec 9>>${lockFile}
 flock -n -E 75 9 2>"$dir/error"
 case $? in
 0) ;;
-75) echo "busy $(cat ${LOCK_HOLDER} 2>/dev/null)"; exit 0 ;;
+75) echo "busy $(cat ${holder} 2>/dev/null)"; exit 0 ;;
 *) echo "error flock: $(tr '\n' ' ' < "$dir/error")"; exit 0 ;;
 esac
-printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${LOCK_HOLDER}
+printf '%s %s %s\n' "$$" "$(date +%s)" "\${SUDO_USER:-$(id -un)}" > ${holder}
 echo locked
 # What runs under the lock knows it holds it (the probe tells an earlier run's record from a live run's).
 jitsi_jwt_holding=1
 {
-${whileHeld || ':'}
+${whileHeld}
 } </dev/null
-echo '${HELD_MARK}'
+echo ${HELD_MARK}
 exec cat >/dev/null
 }`;
 }
@@ -65,17 +67,16 @@ export function parseLockAnswer(line: string): LockAnswer {
   return { state: 'error', reason: `unexpected answer from the lock script: ${text || '(nothing)'}` };
 }
 
-export function installScript(packages: string[], lockTimeoutSeconds: number): string {
-  const list = packages.map(shQuote).join(' ');
-  return `export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+export function installScript(packages: string[], lockTimeoutSeconds: number): ShellScript {
+  return sh`export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 log=$(mktemp) || exit 1
 trap 'rm -f "$log"' EXIT
 apt() { apt-get -o DPkg::Lock::Timeout=${lockTimeoutSeconds} -o Acquire::Retries=2 -q -y "$@"; }
-if ! apt install --no-install-recommends ${list} >"$log" 2>&1; then
+if ! apt install --no-install-recommends ${packages} >"$log" 2>&1; then
 	if grep -q 'Could not get lock' "$log"; then cat "$log" >&2; echo '@@result dpkg-lock held'; exit 1; fi
 	# Package lists older than the mirror point at files it no longer has.
 	apt update >>"$log" 2>&1
-	if ! apt install --no-install-recommends ${list} >>"$log" 2>&1; then
+	if ! apt install --no-install-recommends ${packages} >>"$log" 2>&1; then
 		grep -q 'Could not get lock' "$log" && echo '@@result dpkg-lock held'
 		tail -n 20 "$log" >&2
 		exit 1
@@ -113,59 +114,61 @@ export interface LinkWrite {
  * `link<TAB>path` (a link this run made: remove it), `new<TAB>path` (a file this run made: remove it) and
  * `unlink<TAB>path<TAB>old target` (a link this run removed or replaced: put it back).
  */
-export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string; journal?: RunJournal }): string {
+export function writeScript(options: { backupDir: string; files: FileWrite[]; links: LinkWrite[]; unlinks?: string[]; lua: string; luaModules: readonly string[]; debconf?: string; journal?: RunJournal; root?: string }): ShellScript {
   const { backupDir } = options;
-  const manifest = shQuote(`${backupDir}/manifest`);
+  // Host paths the plan does not name (debconf's databases, Debian's Lua files) are under root in unit tests.
+  const at = (path: string) => underRoot(options.root ?? '', path);
+  const manifest = `${backupDir}/manifest`;
+  const backupRoot = posix.dirname(backupDir);
   // What a link's path was before this run touched it, so that a rollback puts exactly that back.
   const recordLink = (path: string) =>
-    `if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; else printf 'link\\t%s\\n' ${shQuote(path)} >> ${manifest}; fi`;
+    sh`if [ -L ${path} ]; then old=$(readlink ${path}); printf 'unlink\\t%s\\t%s\\n' ${path} "$old" >> ${manifest}; else printf 'link\\t%s\\n' ${path} >> ${manifest}; fi`;
   const lines = [
-    'set -e',
-    'export LC_ALL=C',
-    'umask 022',
+    sh`set -e`,
+    sh`export LC_ALL=C`,
+    sh`umask 022`,
     // A temporary file left by a failed step is removed, whatever failed.
-    'tmp=',
-    `trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
+    sh`tmp=`,
+    sh`trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT`,
     // A rollback and a restore write what a backup holds as root: only root may add, rename or change backups,
-    // so the directory becomes root's whoever owned it, and this run's own is always new (mkdir, never one found there).
-    `if [ -L ${shQuote(BACKUP_ROOT)} ]; then echo ${shQuote(`${BACKUP_ROOT} is a symbolic link; make it a directory of root's (mode 700)`)} >&2; exit 1; fi`,
-    `install -d -m 700 ${shQuote(BACKUP_ROOT)}`,
-    `chown root:root ${shQuote(BACKUP_ROOT)}`,
-    `chmod 700 ${shQuote(BACKUP_ROOT)}`,
-    `mkdir -m 700 ${shQuote(backupDir)}`,
-    `: > ${shQuote(`${backupDir}/manifest`)}`,
+    // so the directory (BACKUP_ROOT on a host) becomes root's whoever owned it, and this run's own is always new
+    // (mkdir, never one found there).
+    sh`if [ -L ${backupRoot} ]; then echo ${`${backupRoot} is a symbolic link; make it a directory of root's (mode 700)`} >&2; exit 1; fi`,
+    sh`install -d -m 700 ${backupRoot}`,
+    sh`chown 0:0 ${backupRoot}`,
+    sh`chmod 700 ${backupRoot}`,
+    sh`mkdir -m 700 ${backupDir}`,
+    sh`: > ${manifest}`,
     // Recorded before the first change: a controller that dies from here on leaves the host a record of this run.
-    ...(options.journal ? writeJournalLines(options.journal) : []),
-    `prosodyctl check config > ${shQuote(`${backupDir}/check-before.txt`)} 2>&1 || true`,
+    ...(options.journal ? [writeJournalLines(options.journal)] : []),
+    checkConfig(`${backupDir}/check-before.txt`),
   ];
   if (options.debconf !== undefined) {
     // debconf's databases are saved like files, so a rollback puts the old answers back.
-    for (const [i, db] of DEBCONF_DATABASES.entries()) {
+    for (const [i, db] of DEBCONF_DATABASES.map(at).entries()) {
       const saved = `${backupDir}/debconf-${i}`;
-      lines.push(`if [ -f ${shQuote(db)} ]; then cp -a ${shQuote(db)} ${shQuote(saved)}; printf 'file\\t%s\\t%s\\n' ${shQuote(db)} ${shQuote(saved)} >> ${manifest}; fi`);
+      lines.push(sh`if [ -f ${db} ]; then cp -a ${db} ${saved}; printf 'file\\t%s\\t%s\\n' ${db} ${saved} >> ${manifest}; fi`);
     }
-    // The answers (one holds the secret) come through this script's stdin, never a command line.
+    // The answers (one holds the secret) come through this script's stdin, never a command line; decoded into
+    // a variable first, since a pipeline's status is its last command's and would hide a failed decode.
     lines.push(
-      `base64 -d <<'JITSI_JWT_EOF' | debconf-set-selections`,
-      Buffer.from(options.debconf, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
-      'JITSI_JWT_EOF',
+      sh`selections=$(base64 -d ${heredoc(base64Lines(options.debconf))}
+)`,
+      sh`printf '%s\\n' "$selections" | debconf-set-selections`,
     );
   }
   for (const [i, file] of options.files.entries()) {
     const saved = `${backupDir}/file-${i}`;
-    const backup = [
-      `cp -a ${shQuote(file.path)} ${shQuote(saved)}`,
-      `printf 'file\\t%s\\t%s\\n' ${shQuote(file.path)} ${shQuote(saved)} >> ${manifest}`,
-    ];
+    const backup = [sh`cp -a ${file.path} ${saved}`, sh`printf 'file\\t%s\\t%s\\n' ${file.path} ${saved} >> ${manifest}`];
     if (file.remove) {
-      lines.push(`if [ -e ${shQuote(file.path)} ]; then`, ...backup.map((l) => `\t${l}`), `\trm -f ${shQuote(file.path)}`, 'fi');
+      lines.push(sh`if [ -e ${file.path} ]; then`, ...backup.map((l) => sh`	${l}`), sh`	rm -f ${file.path}`, sh`fi`);
       continue;
     }
     if (file.create) {
       const dir = file.path.replace(/\/[^/]+$/, '') || '/';
       lines.push(
-        `[ -d ${shQuote(dir)} ] || install -d -m 755 ${shQuote(dir)}`,
-        `if [ -e ${shQuote(file.path)} ]; then ${backup.join('; ')}; else printf 'new\\t%s\\n' ${shQuote(file.path)} >> ${manifest}; fi`,
+        sh`[ -d ${dir} ] || install -d -m 755 ${dir}`,
+        sh`if [ -e ${file.path} ]; then ${backup[0]}; ${backup[1]}; else printf 'new\\t%s\\n' ${file.path} >> ${manifest}; fi`,
       );
     } else {
       lines.push(...backup);
@@ -173,70 +176,94 @@ export function writeScript(options: { backupDir: string; files: FileWrite[]; li
     if (file.content !== undefined) {
       const dir = file.path.replace(/\/[^/]+$/, '') || '/';
       lines.push(
-        `tmp=$(mktemp ${shQuote(`${dir}/.jitsi-jwt.XXXXXX`)})`,
-        `base64 -d > "$tmp" <<'JITSI_JWT_EOF'`,
-        Buffer.from(file.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd(),
-        'JITSI_JWT_EOF',
+        sh`tmp=$(mktemp ${`${dir}/.jitsi-jwt.XXXXXX`})`,
+        sh`base64 -d > "$tmp" ${heredoc(base64Lines(file.content))}`,
         ...(file.ownership
-          ? [`chown ${shQuote(file.ownership.owner)} "$tmp"`, `chmod ${file.ownership.mode} "$tmp"`]
-          : [`chown --reference=${shQuote(file.path)} "$tmp"`, `chmod --reference=${shQuote(file.path)} "$tmp"`]),
-        `mv -f "$tmp" ${shQuote(file.path)}`,
+          ? [sh`chown ${file.ownership.owner} "$tmp"`, sh`chmod ${file.ownership.mode} "$tmp"`]
+          : [sh`chown --reference=${file.path} "$tmp"`, sh`chmod --reference=${file.path} "$tmp"`]),
+        sh`mv -f "$tmp" ${file.path}`,
       );
     } else if (file.ownership) {
-      lines.push(`chown ${shQuote(file.ownership.owner)} ${shQuote(file.path)}`, `chmod ${file.ownership.mode} ${shQuote(file.path)}`);
+      lines.push(sh`chown ${file.ownership.owner} ${file.path}`, sh`chmod ${file.ownership.mode} ${file.path}`);
     }
   }
   for (const path of options.unlinks ?? []) {
-    lines.push(`if [ -L ${shQuote(path)} ]; then printf 'unlink\\t%s\\t%s\\n' ${shQuote(path)} "$(readlink ${shQuote(path)})" >> ${manifest}; rm -f ${shQuote(path)}; fi`);
+    lines.push(sh`if [ -L ${path} ]; then old=$(readlink ${path}); printf 'unlink\\t%s\\t%s\\n' ${path} "$old" >> ${manifest}; rm -f ${path}; fi`);
   }
   for (const link of options.links) {
     lines.push(
-      link.target === undefined ? `source=$(ls /usr/share/lua/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)` : `source=${shQuote(link.target)}`,
-      `[ -n "$source" ] || { echo "no copy of ${link.module} under /usr/share/lua/5.x" >&2; exit 1; }`,
-      `install -d -m 755 ${shQuote(link.path.replace(/\/[^/]+$/, ''))}`,
+      link.target === undefined ? sh`source=$(ls ${at('/usr/share/lua')}/5.[0-3]/${link.module} 2>/dev/null | sort -V | tail -n1)` : sh`source=${link.target}`,
+      sh`[ -n "$source" ] || { echo ${`no copy of ${link.module} under /usr/share/lua/5.x`} >&2; exit 1; }`,
+      sh`install -d -m 755 ${link.path.replace(/\/[^/]+$/, '')}`,
       recordLink(link.path),
-      `ln -sfn "$source" ${shQuote(link.path)}`,
+      sh`ln -sfn "$source" ${link.path}`,
     );
   }
+  const luaCheck = `for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end`;
   lines.push(
-    `prosodyctl check config > ${shQuote(`${backupDir}/check-after.txt`)} 2>&1 || true`,
-    `echo '@@section check-before'`,
-    `cat ${shQuote(`${backupDir}/check-before.txt`)}`,
-    `echo '@@section check-after'`,
-    `cat ${shQuote(`${backupDir}/check-after.txt`)}`,
-    `echo '@@section lua-modules'`,
+    checkConfig(`${backupDir}/check-after.txt`),
+    sh`echo '@@section check-before'`,
+    sh`cat ${`${backupDir}/check-before.txt`}`,
+    sh`echo '@@section check-after'`,
+    sh`cat ${`${backupDir}/check-after.txt`}`,
+    sh`echo '@@section lua-modules'`,
     // Prosody loads the modules as its own user: check them the same way.
     AS_PROSODY_FUNCTION,
-    `as_prosody ${options.lua} -e 'for _, m in ipairs({${options.luaModules.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or ("missing " .. tostring(err):gsub("\\n.*", ""))) end' 2>&1 || true`,
-    `echo '@@section end'`,
+    sh`as_prosody ${options.lua} -e ${luaCheck} 2>&1 || true`,
+    sh`echo '@@section end'`,
   );
-  return lines.join('\n');
+  return joinLines(lines);
 }
 
 /**
- * Puts back every file the write step saved, removes the links it made and
- * puts back the links it removed. Refuses a backup directory or manifest that
- * anyone but root could have written (the write step makes its own root's).
+ * Prosody's configuration check into `file`. Its findings, not its exit status,
+ * are what counts; but a file it could not write in full would hide findings,
+ * so a failed write (the empty line after it too, on a full disk) stops the script.
  */
-export function restoreScript(backupDir: string): string {
-  return `set -e
+function checkConfig(file: string): ShellScript {
+  return sh`{ prosodyctl check config || true; echo; } > ${file} 2>&1`;
+}
+
+/** File contents as base64 in lines of 76 characters, the way they travel inside a script. */
+function base64Lines(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n').trimEnd();
+}
+
+/**
+ * Puts back every file the write step saved, removes the links it made and puts
+ * back the links it removed. It refuses a backup directory or manifest that
+ * anyone but root could have written (the write step makes its own root's). A
+ * step that cannot be undone is named on stderr, the others are still undone,
+ * and the script fails: success is printed only when every step was undone.
+ */
+export function restoreScript(backupDir: string): ShellScript {
+  return sh`set -e
 tmp=
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
-manifest=${shQuote(`${backupDir}/manifest`)}
+manifest=${`${backupDir}/manifest`}
 [ -f "$manifest" ] || exit 0
-for p in ${shQuote(backupDir)} "$manifest"; do
+for p in ${backupDir} "$manifest"; do
 	if [ -L "$p" ] || [ "$(stat -c %u "$p")" != 0 ] || [ $((0$(stat -c %a "$p") & 022)) != 0 ]; then
 		echo "$p may be written by others than root (owner $(stat -c %U "$p"), mode $(stat -c %a "$p")): nothing is restored from it" >&2
 		exit 1
 	fi
 done
+# Called in an || list, where set -e does not stop anything: every step checks its own result.
+put_back() { # $1 path, $2 saved copy: through a temporary file in the same directory, so the path is never half-written
+	tmp=$(mktemp "$(dirname "$1")/.jitsi-jwt.XXXXXX") || return 1
+	if cp -a "$2" "$tmp" && mv -f "$tmp" "$1"; then tmp=; return 0; fi
+	rm -f "$tmp"; tmp=
+	return 1
+}
+failed=
 while IFS="$(printf '\\t')" read -r kind target saved; do
 	case "$kind" in
-	file) tmp=$(mktemp "$(dirname "$target")/.jitsi-jwt.XXXXXX") && cp -a "$saved" "$tmp" && mv -f "$tmp" "$target" ;;
+	file) put_back "$target" "$saved" ;;
 	link | new) rm -f "$target" ;;
 	unlink) ln -sfn "$saved" "$target" ;;
-	esac
+	esac || { failed=yes; printf 'could not restore %s\\n' "$target" >&2; }
 done < "$manifest"
+[ -z "$failed" ] || exit 1
 echo '@@result restored yes'`;
 }
 
@@ -252,15 +279,17 @@ echo '@@result restored yes'`;
  * only those still the service's own (same pid, start time and user as
  * identified from the pidfile before the restart). Under systemd only
  * systemctl touches a unit's processes. Each service's line says how long it
- * took (`@@result took-NAME MS`).
+ * took (`@@result took-NAME MS`). `root` stands for the host's / in unit tests
+ * (the services' pidfiles and cgroups are read under it).
  */
-export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv', options: { journal?: boolean } = {}): string {
-  const ctl = init === 'systemd' ? (action: string) => `systemctl ${action} "$1"` : (action: string) => `service "$1" ${action}`;
+export function restartScript(services: ServiceName[], init: 'systemd' | 'sysv', options: { journal?: boolean; root?: string } = {}): ShellScript {
+  const ctl = init === 'systemd' ? (action: string) => sh`systemctl ${action} "$1"` : (action: string) => sh`service "$1" ${action}`;
   const first = services.filter((s) => s === 'prosody');
   const rest = services.filter((s) => s !== 'prosody');
-  return `export LC_ALL=C
-${SERVICE_PIDS_FUNCTION}
-state=$(mktemp -d)
+  return sh`export LC_ALL=C
+${servicePidsFunction(options.root ?? '')}
+# Every service's records live here: without them no restart could be confirmed.
+state=$(mktemp -d) || { echo "@@log cannot make a temporary directory to follow the restarts in"; exit 1; }
 trap 'rm -rf "$state"' EXIT
 now_ms() { read -r up rest < /proc/uptime; echo "\${up%.*}\${up#*.}0"; }
 all_new() { # $1 service, $2 processes before: true when it runs on new processes only
@@ -286,20 +315,23 @@ fail_one() {
 }
 restart_one() {
 	before=$(service_pids "$1" | tr '\n' ' ')
-	echo "$before" > "$state/$1.before"
-	listening "$1" > "$state/$1.listening"
-	now_ms > "$state/$1.started"
+	# Unwritten records would read as "no process, no address" and confirm anything: nothing restarts without them.
+	if ! { echo "$before" > "$state/$1.before" && listening "$1" > "$state/$1.listening" && now_ms > "$state/$1.started"; }; then
+		echo "@@result $1 failed"
+		echo "@@log cannot record $1's processes before restarting it"
+		return 1
+	fi
 	if ${ctl('restart')} >"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted"; took "$1"; return 0; fi
 	# The init script did not replace the process: stop the service and start it again.
 	${ctl('stop')} >>"$state/$1.log" 2>&1
 ${
   init === 'sysv'
-    ? `	uid=$(service_uid "$1")
+    ? sh`	uid=$(service_uid "$1")
 	signal_old TERM "$uid" "$before"
 	i=0
 	while [ $i -lt 50 ] && [ -n "$(still_running "$uid" "$before")" ]; do i=$((i + 1)); sleep 0.2; done
 	signal_old KILL "$uid" "$before"`
-    : ''
+    : sh``
 }
 ${
   init === 'systemd'
@@ -318,7 +350,7 @@ ready_listening() {
 	i=0
 	while [ $i -lt 150 ]; do
 		all_new "$1" "$(cat "$state/$1.before")" || break
-		if [ -s "$state/$1.listening" ]; then missing=$(listening "$1" | comm -13 - "$state/$1.listening")
+		if [ -n "$(tr -d ' ' < "$state/$1.before")" ]; then missing=$(listening "$1" | comm -13 - "$state/$1.listening") || missing=unreadable
 		else missing=$(listening "$1" | grep -q ':14A0$' || echo 5280); fi
 		if [ -z "$missing" ]; then took "$1"; return 0; fi
 		i=$((i + 1)); sleep 0.1
@@ -334,24 +366,24 @@ stays_up() {
 		all_new "$s" "$(cat "$state/$s.before")" || { fail_one "$s"; exit 1; }
 	done
 }
-${options.journal ? journalStepLine('restart') : ''}
-for s in ${first.join(' ')}; do
+${options.journal ? journalStepLine('restart') : sh``}
+for s in ${first}; do
 	restart_one "$s" || exit 1
 	# Jicofo logs in as soon as it starts: Prosody must be up for good first, with its components loaded.
 	ready_listening "$s"
 done
-for s in ${rest.join(' ')}; do
+for s in ${rest}; do
 	restart_one "$s" > "$state/$s.out" &
 done
 wait
 failed=0
-for s in ${rest.join(' ')}; do
+for s in ${rest}; do
 	cat "$state/$s.out"
 	grep -q "^@@result $s restarted" "$state/$s.out" || failed=1
 done
 [ $failed = 0 ] || exit 1
-${rest.length > 0 ? `stays_up ${rest.join(' ')}` : ''}
-${options.journal ? journalStepLine('smoke') : ''}`;
+${rest.length > 0 ? sh`stays_up ${rest}` : sh``}
+${options.journal ? journalStepLine('smoke') : sh``}`;
 }
 
 export interface ScriptOutput {

@@ -1,5 +1,6 @@
 // How a script becomes root: directly, through passwordless sudo, or through
 // sudo with a password fed on stdin. Shared by the ssh and local connectors.
+import { sh, type ShellScript } from '../shell/script.js';
 import { SudoError } from './errors.js';
 import type { ExecResult } from './types.js';
 
@@ -24,18 +25,18 @@ export function elevatedArgv(elevation: Elevation): string[] {
 }
 
 /** What goes on stdin: the password line for sudo (if any), then the script, ending in a newline so sh runs its last line without waiting for EOF. */
-export function elevatedInput(elevation: Elevation, script: string): string {
-  const body = script.endsWith('\n') ? script : `${script}\n`;
+export function elevatedInput(elevation: Elevation, script: ShellScript): string {
+  const body = script.text.endsWith('\n') ? script.text : `${script.text}\n`;
   return elevation.kind === 'sudo-password' ? `${elevation.password}\n${body}` : body;
 }
 
-const UID_SCRIPT = 'id -u\n';
+const UID_SCRIPT = sh`id -u`;
 
 /**
  * One round trip: root already, or what passwordless sudo makes of `id -u`
  * through the very path run() uses (sudo -n -- sh -s, script on stdin).
  */
-const DETECT_SCRIPT = `if [ "$(id -u)" = 0 ]; then echo root; exit 0; fi
+const DETECT_SCRIPT = sh`if [ "$(id -u)" = 0 ]; then echo root; exit 0; fi
 if ! command -v sudo >/dev/null 2>&1; then echo sudo-missing; exit 0; fi
 if out=$(printf 'id -u\\n' | sudo -k -n -- sh -s 2>&1); then printf 'sudo %s\\n' "$out"; exit 0; fi
 printf 'sudo-refused\\n%s\\n' "$out"
@@ -48,7 +49,7 @@ printf 'sudo-refused\\n%s\\n' "$out"
 export async function establishElevation(exec: RawExec, where: { host: string; user: string }, password?: string): Promise<Elevation> {
   const fail = (problem: ConstructorParameters<typeof SudoError>[2], detail = '') => new SudoError(where.host, where.user, problem, detail);
 
-  const detected = await exec(SHELL, DETECT_SCRIPT);
+  const detected = await exec(SHELL, elevatedInput({ kind: 'root' }, DETECT_SCRIPT));
   const [first, ...rest] = detected.stdout.split('\n');
   const answer = first.trim();
   if (detected.code !== 0 && answer === '') throw fail('not-allowed', detected.stderr);

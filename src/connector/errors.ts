@@ -2,6 +2,7 @@
 // says what to do; src/errors.ts maps the codes to exit codes.
 import { JitsiJwtError } from '../errors.js';
 import { fingerprint, keyTypeOf, type KnownHostEntry } from './known-hosts.js';
+import { sh } from '../shell/script.js';
 
 export class HostUnreachableError extends JitsiJwtError {
   constructor(
@@ -45,7 +46,9 @@ export class HostKeyChangedError extends JitsiJwtError {
     const presented = fingerprint(key);
     const expected = entries.map((e) => fingerprint(e.key));
     const where = entries.map((e) => `${e.file} line ${e.line}`).join(', ');
-    const fix = `If the change is expected (the server was reinstalled or its keys regenerated), remove the old entry with \`ssh-keygen -R ${shellWord(host)} -f ${shellWord(entries[0]?.file ?? '~/.ssh/known_hosts')}\` and connect again to accept the new key.`;
+    // Without -f, ssh-keygen edits ~/.ssh/known_hosts (a quoted ~ would not be expanded).
+    const remove = entries[0] ? sh`ssh-keygen -R ${host} -f ${entries[0].file}` : sh`ssh-keygen -R ${host}`;
+    const fix = `If the change is expected (the server was reinstalled or its keys regenerated), remove the old entry with \`${remove.text}\` and connect again to accept the new key.`;
     super(
       'host-key-changed',
       revoked
@@ -126,8 +129,4 @@ export class ScriptExitedError extends JitsiJwtError {
   constructor(host: string, code: number, stderr: string) {
     super('script-exited', `a script on ${host} exited with code ${code} before printing anything${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
   }
-}
-
-function shellWord(text: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { constants as osConstants, userInfo } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
+import type { ShellScript } from '../shell/script.js';
 import { establishElevation, elevatedArgv, elevatedInput, type Elevation } from './elevation.js';
 import { ScriptExitedError, TunnelError } from './errors.js';
 import { formatHostPort } from './target.js';
@@ -30,12 +31,12 @@ class LocalConnector implements Connector {
     return this.elevation;
   }
 
-  async run(script: string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async run(script: ShellScript, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const elevation = await this.elevate();
     return execute(elevatedArgv(elevation), elevatedInput(elevation, script), options.timeoutMs);
   }
 
-  async hold(script: string, options: { until?: string } = {}): Promise<HeldScript> {
+  async hold(script: ShellScript, options: { until?: string } = {}): Promise<HeldScript> {
     const elevation = await this.elevate();
     const [command, ...args] = elevatedArgv(elevation);
     const child = execa(command, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });

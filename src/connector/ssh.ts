@@ -11,6 +11,7 @@ import { NodeSSH, SSHError, type Config, type SSHExecCommandOptions, type SSHExe
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthHandlerMiddleware, ClientChannel, ParsedKey } from 'ssh2';
 import { SettingsError } from '../errors.js';
+import { sh, type ShellScript } from '../shell/script.js';
 import { establishElevation, elevatedArgv, elevatedInput, type Elevation } from './elevation.js';
 import {
   AuthenticationError,
@@ -366,7 +367,7 @@ class SshConnector implements Connector {
     );
   }
 
-  run(script: string, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  run(script: ShellScript, options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     return this.collect(elevatedArgv(this.elevation), elevatedInput(this.elevation, script), options.timeoutMs);
   }
 
@@ -380,8 +381,8 @@ class SshConnector implements Connector {
     if (this.lost) throw this.lost;
     let response: SSHExecCommandResponse;
     try {
-      // noTrim: the output is the script's, byte for byte.
-      response = await this.ssh.execCommand(argv.map(shellWord).join(' '), { ...options, noTrim: true });
+      // The login shell reads argv as one command line: one quoted word each. noTrim: the output is the script's, byte for byte.
+      response = await this.ssh.execCommand(sh`${argv}`.text, { ...options, noTrim: true });
     } catch (error) {
       await nextTurn(); // the connection's own error or close comes first and says more
       throw this.lost ?? new ConnectionLostError(this.label, `the server would not open a session: ${(error as Error).message}`);
@@ -429,7 +430,7 @@ class SshConnector implements Connector {
     }
   }
 
-  async hold(script: string, options: { until?: string } = {}): Promise<HeldScript> {
+  async hold(script: ShellScript, options: { until?: string } = {}): Promise<HeldScript> {
     // The script runs as long as its stdin stays open: until release().
     const stdin = new PassThrough();
     stdin.write(elevatedInput(this.elevation, script));
@@ -491,10 +492,5 @@ class SshConnector implements Connector {
 function signalExitCode(signal: string): number {
   const number = (osConstants.signals as Record<string, number>)[`SIG${signal}`];
   return number ? 128 + number : 255;
-}
-
-/** One argv word for the remote login shell. Only our own constant words go through here, never secrets. */
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

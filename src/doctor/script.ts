@@ -3,6 +3,7 @@
 // plugins. Read-only, like the probe; each part is delimited so a missing file
 // leaves only that part empty.
 import { PLUGIN_DIR, sections } from '../facts/probe.js';
+import { sh, underRoot, type ShellScript } from '../shell/script.js';
 import { PROSODY_LOG_PATTERN } from './prosody-log.js';
 
 const MARK = '@@jitsi-jwt-doctor:';
@@ -23,25 +24,28 @@ export interface DoctorReading {
   subRequiredAtLogin: boolean;
 }
 
-export function doctorScript(): string {
-  const part = (name: string) => `printf '\\n${MARK}%s@@\\n' '${name}'`;
-  const quoted = PROSODY_LOG_PATTERN.replace(/'/g, `'\\''`);
-  return `${part('log-files')}
-for f in ${PROSODY_LOGS.join(' ')}; do [ -r "$f" ] && echo "$f"; done
+/** Doctor's reading; `root` is a directory standing for the host's / (unit tests), '' on a host. */
+export function doctorScript(root = ''): ShellScript {
+  const at = (path: string) => underRoot(root, path);
+  const part = (name: string) => sh`printf ${`\\n${MARK}%s@@\\n`} ${name}`;
+  const localShare = at('/usr/local/share/lua');
+  const localLib = at('/usr/local/lib/lua');
+  return sh`${part('log-files')}
+for f in ${PROSODY_LOGS.map(at)}; do [ -r "$f" ] && echo "$f"; done
 ${part('log')}
-for f in ${PROSODY_LOGS.join(' ')}; do [ -r "$f" ] && grep -E '${quoted}' "$f" 2>/dev/null | tail -n ${LOG_LINES}; done
+for f in ${PROSODY_LOGS.map(at)}; do [ -r "$f" ] && grep -E ${PROSODY_LOG_PATTERN} "$f" 2>/dev/null | tail -n ${LOG_LINES}; done
 ${part('luarocks-jwt')}
-ls -d /usr/local/lib/luarocks/rocks*/luajwtjitsi /usr/local/share/lua/5.*/luajwtjitsi* 2>/dev/null
+ls -d ${at('/usr/local/lib/luarocks')}/rocks*/luajwtjitsi ${localShare}/5.*/luajwtjitsi* 2>/dev/null
 ${part('local-lua')}
-for f in /usr/local/share/lua/5.*/basexx.lua /usr/local/share/lua/5.*/inspect.lua /usr/local/lib/lua/5.*/cjson.so /usr/local/lib/lua/5.*/_openssl.so; do
+for f in ${localShare}/5.*/basexx.lua ${localShare}/5.*/inspect.lua ${localLib}/5.*/cjson.so ${localLib}/5.*/_openssl.so; do
 	[ -e "$f" ] || continue
 	real=$(readlink -f "$f")
 	# A link to the file a Debian package installed is how Prosody's newer Lua finds it: no copy.
-	case "$real" in /usr/share/lua/*|/usr/lib/*) dpkg -S "$real" >/dev/null 2>&1 && continue ;; esac
+	case "$real" in ${at('/usr/share/lua')}/*|${at('/usr/lib')}/*) dpkg -S "$real" >/dev/null 2>&1 && continue ;; esac
 	echo "$f"
 done
 ${part('sub-at-login')}
-grep -c 'sub claim is missing' ${PLUGIN_DIR}/token/util.lib.lua 2>/dev/null
+grep -c 'sub claim is missing' ${at(`${PLUGIN_DIR}/token/util.lib.lua`)} 2>/dev/null
 ${part('end')}
 `;
 }

@@ -6,14 +6,13 @@
 // ever listed or removed. Who owns them is read too, since a restore writes
 // what a backup holds as root (plan/backup-trust.ts decides what to trust).
 import { InternalError } from '../errors.js';
+import { raw, sh, type ShellScript } from '../shell/script.js';
 
 export const BACKUP_ROOT = '/var/backups/jitsi-jwt';
 
 /** A backup's name: when its run started, ISO 8601 in UTC with ':' and '.' made '-', so names sort by time. */
 const STAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/;
-export const STAMP_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9]Z';
-
-export const shQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+export const STAMP_GLOB = raw('[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9]Z');
 
 export function backupStamp(date: Date): string {
   return date.toISOString().replace(/[:.]/g, '-');
@@ -37,17 +36,17 @@ export type BackupChoice = undefined | 'latest' | string;
  * Lists the backups with their manifests and, for the chosen one, the saved
  * copies and the current state of every path it names (file contents
  * base64-encoded, as the probe does), with who owns the directories and the
- * chosen manifest. Only reads. `root`: where the backups are (tests use another).
+ * chosen manifest. Only reads. `root` is BACKUP_ROOT but in unit tests.
  */
-export function backupsScript(choice: BackupChoice, root = BACKUP_ROOT): string {
+export function backupsScript(choice: BackupChoice, root = BACKUP_ROOT): ShellScript {
   // Anything but "latest" or a stamp cannot name a backup: choose nothing, and the caller lists what there is.
   const wanted = choice === 'latest' || (choice !== undefined && isBackupId(choice)) ? choice : '';
-  return `export LC_ALL=C
+  return sh`export LC_ALL=C
 echo '@@backups'
-root=${shQuote(root)}
+root=${root}
 tab=$(printf '\\t')
 chosen=
-wanted=${shQuote(wanted)}
+wanted=${wanted}
 owned() { # $1 path: what is there (links not followed), and for a directory or file its mode, owner's uid and name
 	if [ -L "$1" ]; then printf link
 	elif [ -d "$1" ]; then printf 'dir\\t%s' "$(stat --printf '%a\\t%u\\t%U' "$1")"
@@ -64,8 +63,9 @@ for d in "$root"/${STAMP_GLOB}; do
 	case "$wanted" in latest|"\${d##*/}") chosen=\${d##*/} ;; esac
 done
 copy() { # $1 tag, $2 the path it stands for, $3 the file to read: mode, owner, group and content, or nothing when missing
-	if [ -f "$3" ]; then
-		printf '@@%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(stat -L --printf '%a\\t%U\\t%G' "$3")" "$(base64 -w0 "$3")"
+	# One that cannot be read counts as missing (restore then refuses it), never as an empty file.
+	if [ -f "$3" ] && meta=$(stat -L --printf '%a\\t%U\\t%G' "$3") && content=$(base64 -w0 "$3"); then
+		printf '@@%s\\t%s\\t%s\\t%s\\n' "$1" "$2" "$meta" "$content"
 	else
 		printf '@@%s\\t%s\\n' "$1" "$2"
 	fi

@@ -1,9 +1,9 @@
 // One probe script, run once per host, and the pure parser that turns its
 // output into HostFacts. The script only reads; every section is delimited so a
 // missing tool or file leaves that section empty instead of derailing the rest.
-import { SERVICE_PIDS_FUNCTION, SERVICES, type ServiceName } from './services.js';
-import { shQuote } from './backups.js';
+import { servicePidsFunction, SERVICES, type ServiceName } from './services.js';
 import { ProbeFailedError } from '../errors.js';
+import { sh, underRoot, type ShellScript } from '../shell/script.js';
 import { journalProbeLines, parseJournalSection, type JournalFacts } from './run-journal.js';
 
 export const TOKEN_LUA_MODULES = ['cjson.safe', 'openssl.hmac', 'basexx', 'inspect', 'ssl'] as const;
@@ -134,63 +134,74 @@ export function decodeProcNetAddress(hex: string): string {
  * Prints `path<TAB>base64 of its text` for every *.lua file under `dir`, three levels deep, links followed.
  * find lists a directory in the order readdir gives, unsorted, as Prosody's wildcard Include (lfs.dir) does.
  */
-export function configFilesCommand(dir: string): string {
-  return `find -L ${shQuote(dir)} -maxdepth 3 -name '*.lua' -type f 2>/dev/null | while IFS= read -r f; do printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done`;
+export function configFilesCommand(dir: string): ShellScript {
+  return sh`find -L ${dir} -maxdepth 3 -name '*.lua' -type f 2>/dev/null | while IFS= read -r f; do printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done`;
 }
 
 /** Runs a command as the prosody user, as Prosody itself loads its modules. */
-export const AS_PROSODY_FUNCTION = `as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }`;
+export const AS_PROSODY_FUNCTION = sh`as_prosody() { if command -v runuser >/dev/null 2>&1 && id prosody >/dev/null 2>&1; then runuser -u prosody -- "$@"; else "$@"; fi; }`;
 
-export function probeScript(): string {
-  const section = (name: string) => `printf '\\n${MARK}%s@@\\n' '${name}'`;
+/** Lua that loads each token module and prints "name<TAB>ok|missing<TAB>first line of the error". */
+const LUA_MODULE_CHECK = `for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or "missing", ok and "" or (tostring(err):gsub("\\n.*", ""))) end`;
+
+/** The probe; `root` is a directory standing for the host's / (unit tests), '' on a host. */
+export function probeScript(root = ''): ShellScript {
+  const at = (path: string) => underRoot(root, path);
+  const section = (name: string) => sh`printf ${`\\n${MARK}%s@@\\n`} ${name}`;
   // The slowest sections (Lua loading its modules, the services' processes and sockets) run
   // in the background while the rest reads files; their output is printed in its place.
-  return `export LC_ALL=C
-${SERVICE_PIDS_FUNCTION}
-lua_out=$(mktemp); services_out=$(mktemp)
+  return sh`export LC_ALL=C
+${servicePidsFunction(root)}
+# Without them the slow sections would read as "no Lua module loads" and "no service runs".
+lua_out=$(mktemp) && services_out=$(mktemp) || { ${section('failed')}; echo 'cannot make a temporary file'; exit 1; }
+# A file that cannot be read is named as such, never passed off as an empty one.
+unreadable=
+cannot_read() { unreadable="$unreadable$1
+"; }
 (
-lua=$(head -n1 /usr/bin/prosody 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
+lua=$(head -n1 ${at('/usr/bin/prosody')} 2>/dev/null | sed -n 's|^#! *\\(/usr/bin/env  *\\)\\{0,1\\}||p' | awk '{print $1}')
 ${AS_PROSODY_FUNCTION}
-[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e 'for _, m in ipairs({${TOKEN_LUA_MODULES.map((m) => `"${m}"`).join(', ')}}) do local ok, err = pcall(require, m); print(m, ok and "ok" or "missing", ok and "" or (tostring(err):gsub("\\n.*", ""))) end' 2>/dev/null
+[ -n "$lua" ] && command -v "$lua" >/dev/null 2>&1 && as_prosody "$lua" -e ${LUA_MODULE_CHECK} 2>/dev/null
 ) > "$lua_out" 2>/dev/null &
 lua_job=$!
 (
 ${section('listening')}
 listening prosody
 ${section('services')}
-for s in ${SERVICES.join(' ')}; do
-	if [ -x "/etc/init.d/$s" ] || [ -e "/lib/systemd/system/$s.service" ] || [ -e "/etc/systemd/system/$s.service" ]; then installed=yes; else installed=no; fi
+for s in ${SERVICES}; do
+	if [ -x ${at('/etc/init.d')}/"$s" ] || [ -e ${at('/lib/systemd/system')}/"$s.service" ] || [ -e ${at('/etc/systemd/system')}/"$s.service" ]; then installed=yes; else installed=no; fi
 	printf '%s\\t%s\\t%s\\n' "$s" "$installed" "$(service_pids "$s" | tr '\\n' ' ')"
 done
 ) > "$services_out" 2>/dev/null &
 services_job=$!
 ${section('uid')}; id -u
 ${section('clock')}; printf '%s %s %s %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$(getconf CLK_TCK)" "$(date +%s.%N)" "$(date +%z)"
-${section('os')}; cat /etc/os-release 2>/dev/null
-${section('init')}; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi
+${section('os')}; cat ${at('/etc/os-release')} 2>/dev/null
+${section('init')}; if [ -d ${at('/run/systemd/system')} ]; then echo systemd; else echo sysv; fi
 ${section('prosody-version')}; dpkg-query -W -f='\${Version}' prosody 2>/dev/null
-${section('prosody-lua')}; head -n1 /usr/bin/prosody 2>/dev/null
-${section('packages')}; dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' ${PACKAGES_OF_INTEREST.join(' ')} 2>/dev/null
+${section('prosody-lua')}; head -n1 ${at('/usr/bin/prosody')} 2>/dev/null
+${section('packages')}; dpkg-query -W -f='\${Package}\\t\${db:Status-Abbrev}\\t\${Version}\\n' ${PACKAGES_OF_INTEREST} 2>/dev/null
 ${section('domain-files')}
-for f in /etc/prosody/conf.d/*.cfg.lua; do
+for f in ${at('/etc/prosody/conf.d')}/*.cfg.lua; do
 	[ -e "$f" ] || continue
-	real=$(readlink -f "$f")
-	printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real")" "$(base64 -w0 "$real")"
+	if real=$(readlink -f "$f") && meta=$(stat --printf '%a\\t%U\\t%G\\t%.9Y' "$real") && content=$(base64 -w0 "$real"); then
+		printf '%s\\t%s\\t%s\\t%s\\n' "$f" "$real" "$meta" "$content"
+	else cannot_read "$f"; fi
 done
 ${section('prosody-config-files')}
-${configFilesCommand(PROSODY_CONFIG_DIR)}
-${section('plugins')}; ls -1 ${PLUGIN_DIR} 2>/dev/null; ls -1 ${PLUGIN_DIR}/token 2>/dev/null | sed 's|^|token/|'
+${configFilesCommand(at(PROSODY_CONFIG_DIR))}
+${section('plugins')}; ls -1 ${at(PLUGIN_DIR)} 2>/dev/null; ls -1 ${at(`${PLUGIN_DIR}/token`)} 2>/dev/null | sed 's|^|token/|'
 ${section('lua-modules')}; wait $lua_job; cat "$lua_out"
-${section('pure-lua-files')}; ls -1 /usr/share/lua/5.*/basexx.lua /usr/share/lua/5.*/inspect.lua 2>/dev/null
-${section('jicofo-conf')}; base64 -w0 /etc/jitsi/jicofo/jicofo.conf 2>/dev/null
+${section('pure-lua-files')}; ls -1 ${at('/usr/share/lua')}/5.*/basexx.lua ${at('/usr/share/lua')}/5.*/inspect.lua 2>/dev/null
+${section('jicofo-conf')}; f=${at('/etc/jitsi/jicofo/jicofo.conf')}; if [ -e "$f" ]; then base64 -w0 "$f" 2>/dev/null || cannot_read "$f"; fi
 ${section('accounts')}
-for d in ${PROSODY_DATA}/auth%2e*/accounts ${PROSODY_DATA}/recorder%2e*/accounts ${PROSODY_DATA}/hidden%2e*/accounts; do
+for d in ${at(PROSODY_DATA)}/auth%2e*/accounts ${at(PROSODY_DATA)}/recorder%2e*/accounts ${at(PROSODY_DATA)}/hidden%2e*/accounts; do
 	[ -d "$d" ] || continue
 	h=\${d%/accounts}; h=\${h##*/}
 	for f in "$d"/*.dat; do [ -e "$f" ] && { n=\${f##*/}; printf '%s\t%s\n' "$h" "\${n%.dat}"; }; done
 done
 ${section('account-counts')}
-for d in ${PROSODY_DATA}/*/accounts; do
+for d in ${at(PROSODY_DATA)}/*/accounts; do
 	[ -d "$d" ] || continue
 	h=\${d%/accounts}; h=\${h##*/}
 	set -- "$d"/*.dat
@@ -198,20 +209,24 @@ for d in ${PROSODY_DATA}/*/accounts; do
 	printf '%s\t%s\n' "$h" "$#"
 done
 ${section('tokens-debconf')}
-for f in /var/cache/debconf/config.dat /var/cache/debconf/passwords.dat; do
+for f in ${['/var/cache/debconf/config.dat', '/var/cache/debconf/passwords.dat'].map(at)}; do
 	[ -r "$f" ] && awk 'BEGIN { RS = ""; FS = "\\n" } { name = ""; value = ""; for (i = 1; i <= NF; i++) { if ($i ~ /^Name: /) name = substr($i, 7); else if ($i ~ /^Value: /) value = substr($i, 8) } if (name == "jitsi-meet-tokens/appid" || name == "jitsi-meet-tokens/appsecret") print name "\\t" value }' "$f"
 done
-${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_ID=//p' ${JIGASI_PROPERTIES} 2>/dev/null | head -n1
+${section('jigasi-user')}; sed -n 's/^org\\.jitsi\\.jigasi\\.xmpp\\.acc\\.USER_ID=//p' ${at(JIGASI_PROPERTIES)} 2>/dev/null | head -n1
 ${section('web-configs')}
-for f in ${WEB_CONFIG_DIR}/*-config.js; do
+for f in ${at(WEB_CONFIG_DIR)}/*-config.js; do
 	[ -f "$f" ] || continue
-	printf '%s\t%s\t%s\n' "$f" "$(stat --printf '%a\t%U\t%G' "$f")" "$(base64 -w0 "$f")"
+	if meta=$(stat --printf '%a\t%U\t%G' "$f") && content=$(base64 -w0 "$f"); then printf '%s\t%s\t%s\n' "$f" "$meta" "$content"; else cannot_read "$f"; fi
 done
 ${section('run-journal')}
 ${journalProbeLines()}
 ${section('published-keys')}
-for f in ${KEY_DIR}/*/*.pem; do [ -f "$f" ] && printf '%s\t%s\n' "$f" "$(base64 -w0 "$f")"; done
+for f in ${at(KEY_DIR)}/*/*.pem; do
+	[ -f "$f" ] || continue
+	if content=$(base64 -w0 "$f"); then printf '%s\t%s\n' "$f" "$content"; else cannot_read "$f"; fi
+done
 wait $services_job; cat "$services_out"; rm -f "$lua_out" "$services_out"
+${section('unreadable')}; printf '%s' "$unreadable"
 ${section('end')}
 `;
 }
@@ -233,11 +248,17 @@ const lines = (text: string | undefined) => (text ?? '').split('\n').filter((l) 
 
 export function parseFacts(output: string): HostFacts {
   const s = sections(output);
+  const hint = "nothing was changed; run again, and if it stops the same way, check that the host's /bin/sh and coreutils work (the probe is a POSIX shell script)";
+  if (s.has('failed')) throw new ProbeFailedError(`the script that reads the host stopped: ${s.get('failed') || 'no reason given'}`, hint);
+  const unreadable = lines(s.get('unreadable'));
+  if (unreadable.length > 0) {
+    throw new ProbeFailedError(`the script that reads the host could not read ${unreadable.join(', ')}`, 'nothing was changed; check that root can read it (and the disk it is on), then run again');
+  }
   if (!s.has('end')) {
     const reached = [...s.keys()].pop();
     throw new ProbeFailedError(
       `the script that reads the host did not run to its end (it stopped ${reached ? `after its "${reached}" section` : 'before printing anything'})`,
-      'nothing was changed; run again, and if it stops the same way, check that the host\'s /bin/sh and coreutils work (the probe is a POSIX shell script)',
+      hint,
     );
   }
   const osRelease = Object.fromEntries(

@@ -6,6 +6,7 @@
 // and the next plan, apply, doctor or restore finds it. It lives in a
 // root-only directory that survives a reboot, is replaced whole, and is
 // removed once the run ended with the host in a state it chose.
+import { sh, type ShellScript } from '../shell/script.js';
 
 /** Where the host-wide lock lives: a directory only root can write, so no local user can hold or plant it. */
 export const LOCK_DIR = '/run/jitsi-jwt';
@@ -41,7 +42,6 @@ export interface JournalFacts {
   lockHeldByOther: boolean;
 }
 
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 const oneLine = (value: string) => value.replace(/[\r\n\t]/g, ' ');
 
 /** The record's text: one `key value` line each. */
@@ -60,27 +60,25 @@ export function journalText(journal: RunJournal): string {
     .join('');
 }
 
-/** Shell lines that put the record in place atomically (root-only directory, temp file, rename). */
-export function writeJournalLines(journal: RunJournal): string[] {
-  return [
-    `install -d -m 700 ${quote(JOURNAL_DIR)}`,
-    // Root's alone, whoever made it: the next run trusts only a record no one else could have written.
-    `chown 0:0 ${quote(JOURNAL_DIR)}`,
-    `chmod 700 ${quote(JOURNAL_DIR)}`,
-    `journal_tmp=$(mktemp ${quote(`${JOURNAL_DIR}/.run.XXXXXX`)})`,
-    `printf '%s' ${quote(journalText(journal))} > "$journal_tmp"`,
-    `mv -f "$journal_tmp" ${quote(JOURNAL_FILE)}`,
-  ];
+/** Shell lines that put the record in place atomically (root-only directory, temp file, rename); under `set -e` a failure stops the script. */
+export function writeJournalLines(journal: RunJournal): ShellScript {
+  return sh`install -d -m 700 ${JOURNAL_DIR}
+# Root's alone, whoever made it: the next run trusts only a record no one else could have written.
+chown 0:0 ${JOURNAL_DIR}
+chmod 700 ${JOURNAL_DIR}
+journal_tmp=$(mktemp ${`${JOURNAL_DIR}/.run.XXXXXX`})
+printf '%s' ${journalText(journal)} > "$journal_tmp"
+mv -f "$journal_tmp" ${JOURNAL_FILE}`;
 }
 
 /** A shell line that moves an existing record on to `step` (nothing when there is none); it never fails the script it is in. */
-export function journalStepLine(step: JournalStep): string {
-  return `{ if [ -f ${quote(JOURNAL_FILE)} ]; then sed 's/^step .*/step ${step}/' ${quote(JOURNAL_FILE)} > ${quote(`${JOURNAL_FILE}.new`)} && mv -f ${quote(`${JOURNAL_FILE}.new`)} ${quote(JOURNAL_FILE)}; fi; } 2>/dev/null || :`;
+export function journalStepLine(step: JournalStep): ShellScript {
+  return sh`{ if [ -f ${JOURNAL_FILE} ]; then sed ${`s/^step .*/step ${step}/`} ${JOURNAL_FILE} > ${`${JOURNAL_FILE}.new`} && mv -f ${`${JOURNAL_FILE}.new`} ${JOURNAL_FILE}; fi; } 2>/dev/null || :`;
 }
 
 /** Removes the record: the run ended with the host in a state it chose. */
-export function clearJournalScript(): string {
-  return `rm -f ${quote(JOURNAL_FILE)} ${quote(`${JOURNAL_FILE}.new`)} && echo '@@result journal cleared'`;
+export function clearJournalScript(file = JOURNAL_FILE): ShellScript {
+  return sh`rm -f ${file} ${`${file}.new`} && echo '@@result journal cleared'`;
 }
 
 /**
@@ -91,11 +89,11 @@ export function clearJournalScript(): string {
  * read: nobody but a run of this tool may make the next one restart services
  * or refuse to start.
  */
-export function journalProbeLines(lockFile = LOCK_FILE): string {
-  const rootOnly = (path: string) => `[ "$(stat -c %u ${quote(path)} 2>/dev/null)" = 0 ] && [ $((0$(stat -c %a ${quote(path)}) & 022)) = 0 ]`;
-  return `if [ -f ${quote(JOURNAL_FILE)} ] && [ ! -L ${quote(JOURNAL_FILE)} ] && ${rootOnly(JOURNAL_DIR)} && ${rootOnly(JOURNAL_FILE)}; then cat ${quote(JOURNAL_FILE)}; fi
+export function journalProbeLines(lockFile = LOCK_FILE): ShellScript {
+  const rootOnly = (path: string) => sh`[ "$(stat -c %u ${path} 2>/dev/null)" = 0 ] && [ $((0$(stat -c %a ${path}) & 022)) = 0 ]`;
+  return sh`if [ -f ${JOURNAL_FILE} ] && [ ! -L ${JOURNAL_FILE} ] && ${rootOnly(JOURNAL_DIR)} && ${rootOnly(JOURNAL_FILE)}; then cat ${JOURNAL_FILE}; fi
 if [ "\${jitsi_jwt_holding:-}" = 1 ]; then echo '@@lock self'
-elif [ -e ${quote(lockFile)} ] && ! flock -n -E 75 ${quote(lockFile)} true 2>/dev/null; then echo '@@lock held'
+elif [ -e ${lockFile} ] && ! flock -n -E 75 ${lockFile} true 2>/dev/null; then echo '@@lock held'
 else echo '@@lock free'; fi`;
 }
 

@@ -4,6 +4,8 @@
 // processes in the unit's cgroup (jicofo's unit, generated from its SysV
 // script, has no MainPID at all); under SysV the pidfile its init script or
 // daemon writes, holding a live process of the user Jitsi's packages run it as.
+import { joinLines, sh, underRoot, type ShellScript } from '../shell/script.js';
+
 export const SERVICES = ['prosody', 'jicofo', 'jitsi-videobridge2'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
@@ -22,6 +24,9 @@ export const SERVICE_IDENTITIES: Record<ServiceName, ServiceIdentity> = {
   'jitsi-videobridge2': { user: 'jvb', pidfiles: ['/run/jitsi-videobridge.pid', '/run/jitsi-videobridge/jitsi-videobridge.pid'] },
 };
 
+/** Where cgroup.procs files are: cgroup v2, then the unified and systemd hierarchies of v1/hybrid machines. */
+const CGROUP_HIERARCHIES = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'];
+
 /**
  * Shell functions shared by the probe, the restart script and doctor:
  * `service_pids NAME` prints "pid:starttime" of the service's live processes;
@@ -34,15 +39,19 @@ export const SERVICE_IDENTITIES: Record<ServiceName, ServiceIdentity> = {
  * /sys/fs/cgroup on cgroup v2, below its systemd or unified hierarchy on
  * v1/hybrid machines. Under SysV a pidfile whose pid is gone, was reused by
  * another user's process, or holds anything but a number, names nothing.
+ * Files are read under `root` (a directory standing for the host's / in unit
+ * tests), except /proc: the processes are the machine's own.
  */
-export const SERVICE_PIDS_FUNCTION = `service_user() {
+export function servicePidsFunction(root = ''): ShellScript {
+  const at = (path: string) => underRoot(root, path);
+  return sh`service_user() {
 	case "$1" in
-${SERVICES.map((s) => `	${s}) echo ${SERVICE_IDENTITIES[s].user} ;;`).join('\n')}
+${joinLines(SERVICES.map((s) => sh`	${s}) echo ${SERVICE_IDENTITIES[s].user} ;;`))}
 	esac
 }
 service_pidfiles() {
 	case "$1" in
-${SERVICES.map((s) => `	${s}) echo ${SERVICE_IDENTITIES[s].pidfiles.join(' ')} ;;`).join('\n')}
+${joinLines(SERVICES.map((s) => sh`	${s}) echo ${SERVICE_IDENTITIES[s].pidfiles.map(at)} ;;`))}
 	esac
 }
 service_uid() { id -u "$(service_user "$1")" 2>/dev/null; }
@@ -65,7 +74,7 @@ unit_procs() { # $1 unit: the PIDs in its cgroup while it is active
 	[ "$(printf '%s\\n' "$unit" | sed -n 's/^ActiveState=//p')" = active ] || return 0
 	cgroup=$(printf '%s\\n' "$unit" | sed -n 's/^ControlGroup=//p')
 	[ -n "$cgroup" ] || return 0
-	for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+	for hierarchy in ${CGROUP_HIERARCHIES.map(at)}; do
 		if [ -r "$hierarchy$cgroup/cgroup.procs" ]; then cat "$hierarchy$cgroup/cgroup.procs"; return 0; fi
 	done
 }
@@ -74,7 +83,7 @@ listening() { # $1 service: the IPv4 TCP addresses (hex, as /proc/net/tcp has th
 	awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {print $2}' /proc/net/tcp 2>/dev/null | sort -u
 }
 service_pids() {
-	if [ -d /run/systemd/system ]; then
+	if [ -d ${at('/run/systemd/system')} ]; then
 		for p in $(unit_procs "$1.service"); do process_id "$p" ''; done | sort -u
 		return 0
 	fi
@@ -83,3 +92,4 @@ service_pids() {
 		[ -f "$f" ] && process_id "$(head -n1 "$f" | tr -d ' \\t\\r')" "$uid"
 	done | sort -u
 }`;
+}

@@ -7,6 +7,7 @@ import { diagnose, type Finding } from '../doctor/diagnose.js';
 import { explainToken, type TokenExplanation } from '../doctor/explain.js';
 import { summariseProsodyLog, type LogGroup } from '../doctor/prosody-log.js';
 import { doctorScript, parseDoctorReading } from '../doctor/script.js';
+import { joinLines } from '../shell/script.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
 import { chooseDomain, currentTokenState } from '../plan/resolve.js';
 import { lastAssignment, readTokenConfig } from '../prosody/domain-config.js';
@@ -67,7 +68,7 @@ export async function runDoctor(hosts: HostsRequest, request: DoctorRequest): Pr
     (entry) => connectHost(entry, hosts.connection, hosts.sudoPassword(entry), hosts.questions),
     async (connector) => {
       const before = Date.now();
-      const result = await connector.run(`${probeScript()}${doctorScript()}`);
+      const result = await connector.run(joinLines([probeScript(), doctorScript()]));
       const localNow = (before + Date.now()) / 2000;
       return { connector, facts: parseFacts(result.stdout), output: result.stdout, localNow };
     },

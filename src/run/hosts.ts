@@ -9,6 +9,7 @@ import { connectSsh, parseTarget } from '../connector/ssh.js';
 import type { Connector, HeldScript } from '../connector/types.js';
 import { LockError, LockHeldError, SettingsError } from '../errors.js';
 import { parseFacts, probeScript, type HostFacts } from '../facts/probe.js';
+import type { ShellScript } from '../shell/script.js';
 import { fleetEntries, parseInventory, type HostEntry } from './inventory.js';
 import { countRoundTrips, fail, mapLimit, newMember, seconds, type CountedConnector, type Member } from './results.js';
 
@@ -108,7 +109,7 @@ export interface OpenHost {
  * resolves with what that printed, the lock still held until release().
  * Refuses a held lock (LockHeldError) or one that cannot be taken (LockError).
  */
-export async function takeLock(connector: Connector, whileHeld: string): Promise<HeldScript> {
+export async function takeLock(connector: Connector, whileHeld: ShellScript): Promise<HeldScript> {
   const held = await connector.hold(lockScript(whileHeld), { until: HELD_MARK });
   const answer = parseLockAnswer(held.firstLine);
   if (answer.state === 'locked') return held;

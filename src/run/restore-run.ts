@@ -10,6 +10,7 @@ import { BACKUP_ROOT, backupsScript, parseBackupsOutput, type BackupSummary, typ
 import { EXIT, ProbeFailedError, RolledBackError, SettingsError, errorInfo, exitCodeFor, type ErrorInfo } from '../errors.js';
 import { parseFacts, probeScript, TOKEN_LUA_MODULES, type HostFacts } from '../facts/probe.js';
 import { isEmpty } from '../plan/changes.js';
+import { joinLines } from '../shell/script.js';
 import { planRestore, type RestorePlanning } from '../plan/restore.js';
 import { checkBackupRoot } from '../plan/backup-trust.js';
 import { connectHost, takeLock, type HostsRequest } from './hosts.js';
@@ -81,7 +82,7 @@ export function backupsReadError(host: string, output: string): ProbeFailedError
 /** The host's lock and, in one script, what restore reads (the probe only when it plans). The caller must release(). */
 async function lockAndReadBackups(connector: CountedConnector, choice: string | undefined): Promise<{ reading: BackupsReading; facts?: HostFacts; release(): Promise<void> }> {
   // The lock, and what restore reads under it, in one round trip.
-  const held = await takeLock(connector, choice === undefined ? backupsScript(undefined) : `${probeScript()}\n${backupsScript(choice)}`);
+  const held = await takeLock(connector, choice === undefined ? backupsScript(undefined) : joinLines([probeScript(), backupsScript(choice)]));
   const output = held.output;
   const reading = parseBackupsOutput(output);
   if (!reading) {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connector } from '../connector/types.js';
 import { prosodyStoreName } from '../facts/probe.js';
-import { shQuote } from '../facts/backups.js';
+import { joinLines, sh, underRoot, type ShellScript } from '../shell/script.js';
 import type { AccountMaker } from './smoke.js';
 import { STEP_TIME_LIMITS_SECONDS } from '../settings/defaults.js';
 
@@ -17,35 +17,38 @@ export const LEFTOVER_AGE_SECONDS = 600;
 
 const DOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i;
 
+/** Prosody's data directory; `root` stands for the host's / in unit tests. */
+const prosodyData = (root: string) => underRoot(root, '/var/lib/prosody');
+
 /** Removes this prefix's accounts on `domain` created before `cutoff` (seconds since the epoch). */
-export function sweepScript(domain: string, cutoff: number): string {
-  const dir = `/var/lib/prosody/${prosodyStoreName(domain)}/accounts`;
+export function sweepScript(domain: string, cutoff: number, root = ''): ShellScript {
+  const dir = `${prosodyData(root)}/${prosodyStoreName(domain)}/accounts`;
   const stored = prosodyStoreName(SMOKE_ACCOUNT_PREFIX);
-  return `for f in ${shQuote(dir)}/${stored}*.dat; do
+  return sh`for f in ${dir}/${stored}*.dat; do
 	[ -e "$f" ] || continue
 	n=\${f##*/}; n=\${n%.dat}
-	t=$(printf '%s' "$n" | sed -n 's/^${stored}\\([0-9]*\\)%2d.*/\\1/p')
+	t=$(printf '%s' "$n" | sed -n ${`s/^${stored}\\([0-9]*\\)%2d.*/\\1/p`})
 	[ -n "$t" ] && [ "$t" -lt ${Math.floor(cutoff)} ] || continue
-	prosodyctl deluser "$(printf '%s' "$n" | sed 's/%2d/-/g')@"${shQuote(domain)} </dev/null >/dev/null 2>&1 || true
+	prosodyctl deluser "$(printf '%s' "$n" | sed 's/%2d/-/g')@"${domain} </dev/null >/dev/null 2>&1 || true
 done`;
 }
 
-export function createScript(jid: string, password: string): string {
+export function createScript(jid: string, password: string): ShellScript {
   // printf is a shell builtin: the password is in no process's arguments.
-  return `pw=${shQuote(password)}
-err=$(printf '%s\\n%s\\n' "$pw" "$pw" | prosodyctl adduser ${shQuote(jid)} 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }`;
+  return sh`pw=${password}
+err=$(printf '%s\\n%s\\n' "$pw" "$pw" | prosodyctl adduser ${jid} 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }`;
 }
 
 /** The file Prosody keeps an account in: gone once the account is. */
-function accountFile(jid: string): string {
+function accountFile(jid: string, root: string): string {
   const at = jid.lastIndexOf('@');
-  return `/var/lib/prosody/${prosodyStoreName(jid.slice(at + 1))}/accounts/${prosodyStoreName(jid.slice(0, at))}.dat`;
+  return `${prosodyData(root)}/${prosodyStoreName(jid.slice(at + 1))}/accounts/${prosodyStoreName(jid.slice(0, at))}.dat`;
 }
 
 /** Removes the accounts; names on stderr those still there afterwards (one never made is not a failure). */
-export function removeScript(jids: readonly string[]): string {
-  return `failed=''
-${jids.map((jid) => `prosodyctl deluser ${shQuote(jid)} </dev/null >/dev/null 2>&1; [ ! -e ${shQuote(accountFile(jid))} ] || failed="$failed ${jid}"`).join('\n')}
+export function removeScript(jids: readonly string[], root = ''): ShellScript {
+  return sh`failed=''
+${joinLines(jids.map((jid) => sh`prosodyctl deluser ${jid} </dev/null >/dev/null 2>&1; [ ! -e ${accountFile(jid, root)} ] || failed="$failed "${jid}`))}
 [ -z "$failed" ] || { echo "$failed" >&2; exit 1; }`;
 }
 
@@ -64,10 +67,10 @@ export class HostAccounts implements AccountMaker {
     });
     // Recorded before they exist: removeAll() then also covers a script that stopped halfway.
     this.made.push(...accounts.map((a) => a.jid));
-    const script = [
+    const script = joinLines([
       ...[...new Set(domains)].map((domain) => sweepScript(domain, seconds - LEFTOVER_AGE_SECONDS)),
       ...accounts.map((a) => createScript(a.jid, a.password)),
-    ].join('\n');
+    ]);
     const result = await this.connector.run(script, { timeoutMs: STEP_TIME_LIMITS_SECONDS.accounts * 1000 });
     if (result.code !== 0) throw new Error(`could not make temporary accounts on ${[...new Set(domains)].join(', ')}: ${result.stderr.trim() || `prosodyctl adduser exited with ${result.code}`}`);
     return accounts.map(({ user, password }) => ({ user, password }));

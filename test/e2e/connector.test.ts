@@ -16,10 +16,11 @@ import { connectSsh, parseTarget, type SshOptions } from '../../src/connector/ss
 import { connectLocal } from '../../src/connector/local.js';
 import type { Connector } from '../../src/connector/types.js';
 import { lockScript, parseLockAnswer } from '../../src/apply/scripts.js';
+import { heredoc, sh } from '../../src/shell/script.js';
 
 const DOMAIN = 'meet.test';
 /** A script that holds a flock while its channel is open, and exits silently when another holds it (hold()'s semantics, not the tool's lock). */
-const FLOCK_SCRIPT = "exec flock -n /var/tmp/connector-test.lock sh -c 'echo locked; exec cat >/dev/null'";
+const FLOCK_SCRIPT = sh`exec flock -n /var/tmp/connector-test.lock sh -c 'echo locked; exec cat >/dev/null'`;
 const bed = new TestBed(`e2e-connector-${process.pid}`);
 let host: HostRecord;
 let sudoPassword: string;
@@ -73,18 +74,18 @@ describe('logging in', () => {
   it('as root by key', async () => {
     const c = await connect(`root@${host.address}`);
     expect(c.label).toBe(`root@${host.address}:22`);
-    expect(await c.run('id -un; id -u; echo oops >&2; exit 3')).toEqual({ stdout: 'root\n0\n', stderr: 'oops\n', code: 3 });
+    expect(await c.run(sh`id -un; id -u; echo oops >&2; exit 3`)).toEqual({ stdout: 'root\n0\n', stderr: 'oops\n', code: 3 });
   });
 
   it('as deploy through passwordless sudo', async () => {
     const c = await connect(`${USERS.sudo}@${host.address}:22`);
     expect(c.label).toBe(`deploy@${host.address}:22`);
-    expect(await c.run('id -u; echo "$SUDO_USER"')).toMatchObject({ stdout: '0\ndeploy\n', code: 0 });
+    expect(await c.run(sh`id -u; echo "$SUDO_USER"`)).toMatchObject({ stdout: '0\ndeploy\n', code: 0 });
   });
 
   it('as sysadmin with the sudo password, which never shows in a process list', async () => {
     const c = await connect(`${USERS.sudoPassword}@${host.address}`, bedOptions({ sudoPassword }));
-    const result = await c.run('id -u; ps -eo args');
+    const result = await c.run(sh`id -u; ps -eo args`);
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n')[0]).toBe('0');
     expect(result.stdout).toContain('sudo -k -S -p  -- sh -s');
@@ -115,7 +116,7 @@ describe('logging in', () => {
       await execa('ssh-add', ['-q', bed.keyFile], { env: { SSH_AUTH_SOCK: socket } });
       process.env.SSH_AUTH_SOCK = socket;
       const c = await connect(`${USERS.sudo}@${host.address}`, { knownHostsFile: bed.knownHostsFile, sshConfigFile: '/dev/null' });
-      expect((await c.run('id -u')).stdout).toBe('0\n');
+      expect((await c.run(sh`id -u`)).stdout).toBe('0\n');
       await execa('ssh-add', ['-D'], { env: { SSH_AUTH_SOCK: socket } });
       const error = await failure(connect(`root@${host.address}`, { knownHostsFile: bed.knownHostsFile, sshConfigFile: '/dev/null' }));
       expect(error.name).toBe('AuthenticationError');
@@ -160,13 +161,13 @@ describe('~/.ssh/config', () => {
     );
     const c = await connect('jitsi-alias', { sshConfigFile: config });
     expect(c.label).toBe(`deploy@${host.address}:22`);
-    expect((await c.run('id -u; echo "$SUDO_USER"')).stdout).toBe('0\ndeploy\n');
+    expect((await c.run(sh`id -u; echo "$SUDO_USER"`)).stdout).toBe('0\ndeploy\n');
   });
 
   it("reads the test bed's own ssh_config", async () => {
     const c = await connect(`${USERS.sudo}@${host.name}`, { sshConfigFile: bed.sshConfigFile });
     expect(c.label).toBe(`deploy@${host.address}:22`);
-    expect((await c.run('id -u')).stdout).toBe('0\n');
+    expect((await c.run(sh`id -u`)).stdout).toBe('0\n');
   });
 
   it('goes through a ProxyJump host (an alias with its own config) to a name only the jump host resolves', async () => {
@@ -192,7 +193,7 @@ describe('~/.ssh/config', () => {
     await expect(execa('getent', ['hosts', host.name])).rejects.toThrow();
     const c = await connect('behind-jump', { sshConfigFile: config });
     expect(c.label).toBe(`deploy@${host.name}:22`);
-    expect((await c.run('id -u; echo "$SUDO_USER"')).stdout).toBe('0\ndeploy\n');
+    expect((await c.run(sh`id -u; echo "$SUDO_USER"`)).stdout).toBe('0\ndeploy\n');
   });
 });
 
@@ -240,7 +241,7 @@ describe('host keys', () => {
   it('with acceptNewHostKey, writes the line OpenSSH would and connects; OpenSSH then trusts the file', async () => {
     const file = path.join(scratch, 'new', 'known_hosts'); // the directory does not exist yet
     const c = await connect(`root@${host.address}`, bedOptions({ knownHostsFile: file, acceptNewHostKey: true }));
-    expect((await c.run('id -u')).stdout).toBe('0\n');
+    expect((await c.run(sh`id -u`)).stdout).toBe('0\n');
     expect(await fs.readFile(file, 'utf8')).toBe(await fs.readFile(bed.knownHostsFile, 'utf8'));
     const ssh = await execa('ssh', ['-F', '/dev/null', '-i', bed.keyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'GlobalKnownHostsFile=/dev/null', `root@${host.address}`, 'id -u']);
     expect(ssh.stdout).toBe('0');
@@ -265,7 +266,7 @@ describe('host keys', () => {
     expect(hashed).toMatch(/^\|1\|/);
     expect(hashed).not.toContain(host.address);
     const c = await connect(`root@${host.address}`, bedOptions({ knownHostsFile: file }));
-    expect((await c.run('id -u')).stdout).toBe('0\n');
+    expect((await c.run(sh`id -u`)).stdout).toBe('0\n');
   });
 });
 
@@ -293,11 +294,11 @@ describe('failures that end an attempt', () => {
 
   it('a script over its time limit ends with code 124', async () => {
     const c = await connect(`root@${host.address}`);
-    const result = await c.run('echo started; sleep 30', { timeoutMs: 1_000 });
+    const result = await c.run(sh`echo started; sleep 30`, { timeoutMs: 1_000 });
     expect(result.code).toBe(124);
     expect(result.stdout).toBe('started\n');
     expect(result.stderr).toMatch(/timed out/);
-    expect((await c.run('echo still usable')).stdout).toBe('still usable\n');
+    expect((await c.run(sh`echo still usable`)).stdout).toBe('still usable\n');
   });
 });
 
@@ -336,14 +337,14 @@ describe('a connection dropped mid-run', () => {
     const c = await connect(`root@${host.address}`);
     const pidFile = path.join(bed.hostRoot(host.name), 'var/tmp/dropped.pid');
     await fs.rm(pidFile, { force: true });
-    const running = c.run('echo $$ > /var/tmp/dropped.pid; exec sleep 300');
+    const running = c.run(sh`echo $$ > /var/tmp/dropped.pid; exec sleep 300`);
     const outcome = running.catch((error: Error) => error);
     await killSessionOf(Number((await waitForFile(pidFile)).trim()));
     const error = await outcome;
     expect((error as Error).name).toBe('ConnectionLostError');
     expect((error as Error & { code: string }).code).toBe('connection-lost');
     expect((error as Error).message).toContain(host.address);
-    await expect(c.run('true')).rejects.toMatchObject({ name: 'ConnectionLostError' });
+    await expect(c.run(sh`true`)).rejects.toMatchObject({ name: 'ConnectionLostError' });
     await expect(c.openTunnel(host.address, 5280)).rejects.toMatchObject({ name: 'ConnectionLostError' });
   });
 
@@ -352,7 +353,7 @@ describe('a connection dropped mid-run', () => {
     const b = await connect(`root@${host.address}`);
     const pidFile = path.join(bed.hostRoot(host.name), 'var/tmp/holder.pid');
     await fs.rm(pidFile, { force: true });
-    const held = await a.hold(`echo $$ > /var/tmp/holder.pid\n${FLOCK_SCRIPT}`);
+    const held = await a.hold(sh`echo $$ > /var/tmp/holder.pid\n${FLOCK_SCRIPT}`);
     expect(held.firstLine).toBe('locked');
     await expect(b.hold(FLOCK_SCRIPT)).rejects.toMatchObject({ name: 'ScriptExitedError' });
     // The holder runs as root under sudo; only its sshd session is killed, the lock must go by itself.
@@ -377,7 +378,7 @@ describe('hold()', () => {
     const error = await failure(second.hold(FLOCK_SCRIPT));
     expect(error.name).toBe('ScriptExitedError');
     // The first connection still runs scripts while it holds the lock.
-    expect((await first.run('id -u')).stdout).toBe('0\n');
+    expect((await first.run(sh`id -u`)).stdout).toBe('0\n');
     await held.release();
     const after = await second.hold(FLOCK_SCRIPT);
     expect(after.firstLine).toBe('locked');
@@ -402,7 +403,7 @@ describe('scripts go over stdin', () => {
   it('carries a large script and a large output intact', async () => {
     const c = await connect(`${USERS.sudo}@${host.address}`);
     const payload = 'x'.repeat(200_000);
-    const result = await c.run(`cat <<'EOF' | wc -c\n${payload}\nEOF\nhead -c 3000000 /dev/zero | tr '\\0' y`);
+    const result = await c.run(sh`cat ${heredoc(payload)} | wc -c\nhead -c 3000000 /dev/zero | tr '\\0' y`);
     expect(result.code).toBe(0);
     expect(result.stdout.startsWith(`${payload.length + 1}\n`)).toBe(true);
     expect(result.stdout.length).toBe(`${payload.length + 1}\n`.length + 3_000_000);
@@ -410,7 +411,7 @@ describe('scripts go over stdin', () => {
 
   it('runs several scripts at once on the one connection', async () => {
     const c = await connect(`root@${host.address}`);
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => c.run(`sleep 0.2; echo ${i}`)));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => c.run(sh`sleep 0.2; echo ${i}`)));
     expect(results.map((r) => r.stdout)).toEqual(['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
   });
 });
@@ -444,10 +445,10 @@ describe('the local connector', () => {
     const c = connectLocal({});
     open.push(c);
     expect(c.label).toBe('local');
-    expect(await c.run('id -u; echo oops >&2; exit 4')).toEqual({ stdout: '0\n', stderr: 'oops\n', code: 4 });
-    expect((await c.run('sleep 30', { timeoutMs: 500 })).code).toBe(124);
+    expect(await c.run(sh`id -u; echo oops >&2; exit 4`)).toEqual({ stdout: '0\n', stderr: 'oops\n', code: 4 });
+    expect((await c.run(sh`sleep 30`, { timeoutMs: 500 })).code).toBe(124);
     const lock = path.join(scratch, 'local.lock');
-    const script = `exec flock -n ${lock} sh -c 'echo locked; exec cat >/dev/null'`;
+    const script = sh`exec flock -n ${lock} sh -c 'echo locked; exec cat >/dev/null'`;
     const held = await c.hold(script);
     expect(held.firstLine).toBe('locked');
     await expect(c.hold(script)).rejects.toMatchObject({ name: 'ScriptExitedError' });

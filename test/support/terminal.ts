@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sh } from '../../src/shell/script.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r/g;
 
@@ -21,9 +21,9 @@ export class Terminal {
   /** `stdoutFile`: the program's stdout goes there instead of the terminal (a --json document, say); stdin and stderr stay on the terminal. */
   constructor(args: string[], env: Record<string, string> = {}, options: { stdoutFile?: string } = {}) {
     const cli = existsSync(path.join(ROOT, 'dist/cli/bin.js')) ? ['node', path.join(ROOT, 'dist/cli/bin.js')] : ['npx', 'tsx', path.join(ROOT, 'src/cli/bin.ts')];
-    const redirect = options.stdoutFile ? ` > ${quote(options.stdoutFile)}` : '';
-    const command = `stty cols 120 rows 50; exec ${[...cli, ...args].map(quote).join(' ')}${redirect}`;
-    this.child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const redirect = options.stdoutFile ? sh` > ${options.stdoutFile}` : sh``;
+    const command = sh`stty cols 120 rows 50; exec ${[...cli, ...args]}${redirect}`;
+    this.child = spawn('script', ['-qfec', command.text, '/dev/null'], { cwd: ROOT, env: { ...process.env, TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code ?? -1)));

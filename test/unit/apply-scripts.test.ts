@@ -86,7 +86,7 @@ describe.runIf(process.getuid?.() === 0)('restoreScript, run under dash', () => 
     fs.writeFileSync(path.join(backup, 'file-0'), 'as it was\n');
     fs.writeFileSync(path.join(backup, 'manifest'), `file\t${target}\t${backup}/file-0\n`, { mode: 0o644 });
     fs.writeFileSync(target, 'changed\n');
-    return { dir, backup, target, run: () => spawnSync('dash', [], { input: restoreScript(backup), encoding: 'utf8' }) };
+    return { dir, backup, target, run: () => spawnSync('dash', [], { input: restoreScript(backup).text, encoding: 'utf8' }) };
   };
 
   it("puts back what the run's own backup holds", () => {

@@ -2,6 +2,7 @@
 // prints (and the script itself, run under dash), which backups restore
 // trusts and what it may put back, and the restore plan made from a backup
 // and the host's state.
+import type { ShellScript } from '../../src/shell/script.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -68,7 +69,7 @@ describe('parseManifest', () => {
 describe('pruneScript', () => {
   it('keeps at least one, and reports what it removed', () => {
     expect(() => pruneScript(0)).toThrow();
-    expect(pruneScript(3)).toContain('[ $# -gt 3 ]');
+    expect(pruneScript(3).text).toContain('[ $# -gt 3 ]');
     expect(parsePruneOutput('@@removed 2026-01-01T00-00-00-000Z\n@@removed 2026-01-02T00-00-00-000Z\n@@end\n')).toEqual({
       removed: ['2026-01-01T00-00-00-000Z', '2026-01-02T00-00-00-000Z'],
       complete: true,
@@ -359,7 +360,7 @@ describe.runIf(process.getuid?.() === 0)('backupsScript, run under dash', () => 
       fs.chownSync(path.join(root, NEW, 'manifest'), 1000, 1000);
       fs.chmodSync(path.join(root, NEW), 0o755);
       fs.chmodSync(root, 0o700);
-      const run = (script: string) => parseBackupsOutput(execFileSync('dash', [], { input: script }).toString())!;
+      const run = (script: ShellScript) => parseBackupsOutput(execFileSync('dash', [], { input: script.text }).toString())!;
 
       const reading = run(backupsScript('latest', root));
       expect(reading.root).toEqual({ kind: 'dir', mode: '700', uid: 0, owner: 'root' });

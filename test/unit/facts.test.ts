@@ -93,7 +93,7 @@ describe("Prosody's config files", () => {
       await writeFile(path.join(dir, 'conf.d', "zz local's.cfg.lua"), '-- mine\n');
       await symlink(path.join(dir, 'missing.lua'), path.join(dir, 'conf.d', 'dangling.cfg.lua'));
       await writeFile(path.join(dir, 'certs', 'meet.test.key'), 'not read');
-      const { stdout } = await execa('dash', ['-c', configFilesCommand(dir)]);
+      const { stdout } = await execa('dash', ['-c', configFilesCommand(dir).text]);
       const listed = parseFacts(probeOutput({ ...stock, 'prosody-config-files': stdout })).prosodyConfigFiles!;
       const { stdout: order } = await execa('find', [dir, '-name', '*.lua']);
       expect(listed.map((f) => f.path)).toEqual(order.split('\n').filter((p) => !p.endsWith('dangling.cfg.lua')));
@@ -156,7 +156,7 @@ describe('doctor reading', () => {
 
   it('is a script sh accepts, together with the probe', async () => {
     const { execa } = await import('execa');
-    const checked = await execa('sh', ['-n'], { input: `${probeScript()}${doctorScript()}`, reject: false });
+    const checked = await execa('sh', ['-n'], { input: `${probeScript().text}${doctorScript().text}`, reject: false });
     expect(checked.stderr).toBe('');
     expect(checked.exitCode).toBe(0);
   });

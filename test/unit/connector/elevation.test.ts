@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { elevatedArgv, elevatedInput, establishElevation, type RawExec } from '../../../src/connector/elevation.js';
 import type { ExecResult } from '../../../src/connector/types.js';
+import { sh } from '../../../src/shell/script.js';
+import { runDash } from '../../support/dash.js';
 
 // What a host answers to each command line (argv joined with spaces; stdin as given).
 type Answers = Record<string, (input: string) => Partial<ExecResult>>;
@@ -74,6 +76,30 @@ describe('establishElevation', () => {
   });
 });
 
+describe('the detection script under dash', () => {
+  it.skipIf(process.getuid?.() !== 0)('finds root, as root', async () => {
+    const exec: RawExec = async (argv, input) => {
+      expect(argv).toEqual(['sh', '-s']);
+      return runDash(input);
+    };
+    expect(await establishElevation(exec, where)).toEqual({ kind: 'root' });
+  });
+
+  /** A login user with uid 1000 (id answers 0 once sudo ran it), and sudo as `sudo` says. */
+  const user = (sudo: string) => ({
+    id: 'if [ "$1" = -u ] && [ -z "$2" ]; then [ -n "$SUDOED" ] && echo 0 || echo 1000; else exec /usr/bin/id "$@"; fi',
+    sudo,
+  });
+  it.each<[string, string, unknown]>([
+    ['passwordless sudo', 'while [ "$1" != -- ]; do shift; done; shift; SUDOED=1 exec "$@"', { kind: 'sudo' }],
+    ['sudo that wants a password', 'echo "sudo: a password is required" >&2; exit 1', { code: 'sudo', problem: 'password-required' }],
+    ['sudo that runs as someone else', 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"', { code: 'sudo', problem: 'not-root' }],
+  ])('finds %s', async (_name, sudo, expected) => {
+    const exec: RawExec = async (_argv, input) => runDash(input, { stubs: user(sudo) });
+    expect(await establishElevation(exec, where).catch((e: unknown) => e)).toMatchObject(expected as object);
+  });
+});
+
 describe('what run() sends', () => {
   it.each([
     [{ kind: 'root' } as const, 'sh -s', 'echo hi\n'],
@@ -81,8 +107,16 @@ describe('what run() sends', () => {
     [{ kind: 'sudo-password', password: 'pw' } as const, "sudo -k -S -p  -- sh -s", 'pw\necho hi\n'],
   ])('%j', (elevation, argv, input) => {
     expect(elevatedArgv(elevation).join(' ')).toBe(argv);
-    expect(elevatedInput(elevation, 'echo hi')).toBe(input);
-    expect(elevatedInput(elevation, 'echo hi\n')).toBe(input);
+    expect(elevatedInput(elevation, sh`echo hi`)).toBe(input);
+    expect(elevatedInput(elevation, sh`echo hi\n`)).toBe(input);
+  });
+
+  it.each([
+    [{ kind: 'root' } as const, 'sh -s'],
+    [{ kind: 'sudo' } as const, 'sudo -n -- sh -s'],
+    [{ kind: 'sudo-password', password: 'pw' } as const, "sudo -k -S -p '' -- sh -s"],
+  ])('gives the ssh login shell %j as one quoted word per argument', (elevation, line) => {
+    expect(sh`${elevatedArgv(elevation)}`.text).toBe(line);
   });
 
   it('never puts the password on the command line', () => {

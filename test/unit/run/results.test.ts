@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countRoundTrips, mapLimit, worstExitCode } from '../../../src/run/results.js';
 import { EXIT } from '../../../src/errors.js';
 import type { Connector } from '../../../src/connector/types.js';
+import { sh } from '../../../src/shell/script.js';
 
 describe('mapLimit', () => {
   it('never runs more than the limit at once, and keeps the input order', async () => {
@@ -43,14 +44,14 @@ describe('countRoundTrips', () => {
     const calls: string[] = [];
     const inner: Connector = {
       label: 'h',
-      run: async (script) => (calls.push(`run ${script}`), { stdout: 'x', stderr: '', code: 0 }),
+      run: async (script) => (calls.push(`run ${script.text}`), { stdout: 'x', stderr: '', code: 0 }),
       hold: async () => (calls.push('hold'), { firstLine: 'locked', output: 'locked\n', release: async () => {} }),
       openTunnel: async () => (calls.push('tunnel'), undefined as never),
       close: async () => void calls.push('close'),
     };
     const counted = countRoundTrips(inner);
-    expect((await counted.run('id')).stdout).toBe('x');
-    await counted.hold('flock');
+    expect((await counted.run(sh`id`)).stdout).toBe('x');
+    await counted.hold(sh`flock`);
     await counted.openTunnel('127.0.0.1', 5280);
     await counted.close();
     expect(counted.roundTrips).toBe(3);
