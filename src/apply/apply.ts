@@ -134,7 +134,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
     if (result.code !== 0 || !out.sections.has('end')) {
       const why = result.code === TIMED_OUT ? `did not finish within ${STEP_TIME_LIMITS_SECONDS.write} s (backup, write, prosodyctl check config)` : `failed: ${result.stderr.trim()}`;
       await rollback(connector, facts, backupDir, [], `writing the changes ${why}`, emit);
-      throw new RolledBackError('write', `writing the changes on ${connector.label} failed: ${result.stderr.trim() || 'no output'}; the host is back as it was`);
+      throw new RolledBackError('write', `writing the changes on ${connector.label} ${result.code === TIMED_OUT ? `did not finish within ${STEP_TIME_LIMITS_SECONDS.write} s (backup, write, prosodyctl check config)` : `failed: ${result.stderr.trim() || 'no output'}`}; the host is back as it was`);
     }
     report.newFindings = introducedFindings(out.sections.get('check-before') ?? [], out.sections.get('check-after') ?? []);
     if (report.newFindings.length > 0) {
