@@ -20,6 +20,17 @@ export const BOOT_SYSTEMD_SCRIPT = path.join(HERE, 'boot-systemd-host.sh');
 
 const BED_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
+/**
+ * What runs as PID 1 of hosts that do not ask: systemd (what servers run), or
+ * the test bed's own init when JITSI_JWT_TESTBED_INIT=sysv, to run a suite
+ * written for systemd hosts on hosts without it.
+ */
+export function defaultInit(): InitSystem {
+  const value = process.env.JITSI_JWT_TESTBED_INIT ?? 'systemd';
+  if (value !== 'systemd' && value !== 'sysv') throw new Error(`JITSI_JWT_TESTBED_INIT must be systemd or sysv, not "${value}"`);
+  return value;
+}
+
 export function stateRoot(): string {
   return process.env.JITSI_JWT_TESTBED_STATE ?? '/var/lib/jitsi-jwt-testbed';
 }
@@ -148,10 +159,12 @@ export class TestBed {
     const created = await withLock(path.join(this.dir, 'bed.lock'), async () => {
       const hosts = await this.hosts();
       const fresh: HostRecord[] = [];
-      const init = options.init ?? 'systemd';
-      // Hosts without systemd are counted apart and named <suite>-sysv-<n>.
+      const init = options.init ?? defaultInit();
+      // Hosts asked for without systemd are counted apart and named <suite>-sysv-<n>; the others <suite>-<n>, whatever the default.
+      const apart = options.init === 'sysv';
+      const named = (h: HostRecord) => /-sysv-\d+$/.test(h.name) === apart;
       const wanted = options.suites.flatMap((suite) => {
-        const ofSuite = hosts.filter((h) => h.suite === suite && (h.init ?? 'systemd') === init).length;
+        const ofSuite = hosts.filter((h) => h.suite === suite && named(h)).length;
         return Array.from({ length: Math.max(0, options.count - ofSuite) }, (_, k) => ({ suite, index: ofSuite + k + 1 }));
       });
       const addresses = await leaseAddresses(this.dir, wanted.length);
@@ -159,7 +172,7 @@ export class TestBed {
         for (const { index: i } of wanted.filter((w) => w.suite === suite)) {
           const address = addresses.shift()!;
           const host: HostRecord = {
-            name: init === 'systemd' ? `${suite}-${i}` : `${suite}-sysv-${i}`,
+            name: apart ? `${suite}-sysv-${i}` : `${suite}-${i}`,
             suite,
             address,
             domain: options.domain,

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       plugins: { type: 'string' },
       'domain-config': { type: 'string' },
       'broken-prosody-init': { type: 'boolean', default: false },
-      init: { type: 'string', default: 'systemd' },
+      init: { type: 'string' },
       host: { type: 'string', multiple: true, default: [] },
       all: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       if (!Number.isInteger(count) || count < 1 || count > 50) fail(`--count must be a whole number from 1 to 50, not "${values.count}"`);
       if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(values.domain)) fail(`"${values.domain}" is not a valid domain name`);
       if (values.generation !== '2024' && values.generation !== '2026') fail('--generation must be 2024 or 2026');
-      if (values.init !== 'systemd' && values.init !== 'sysv') fail('--init must be systemd or sysv');
+      if (values.init !== undefined && values.init !== 'systemd' && values.init !== 'sysv') fail('--init must be systemd or sysv');
       const timings = await bed.up(
         {
           suites: suites as Suite[],
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
           pluginsDir: values.plugins,
           domainConfigFile: values['domain-config'],
           brokenProsodyInit: values['broken-prosody-init'],
-          init: values.init,
+          init: values.init as 'systemd' | 'sysv' | undefined,
         },
         log,
       );
