@@ -335,9 +335,9 @@ ${
 }
 ${
   init === 'systemd'
-    ? `	# A unit that failed to start several times in a row (Restart=on-failure) refuses further starts until its failures are forgotten.
+    ? sh`	# A unit that failed to start several times in a row (Restart=on-failure) refuses further starts until its failures are forgotten.
 	systemctl reset-failed "$1" >>"$state/$1.log" 2>&1`
-    : ''
+    : sh``
 }
 	if ${ctl('start')} >>"$state/$1.log" 2>&1 && wait_new "$1" "$before"; then echo "@@result $1 restarted-by-stop-start"; took "$1"; return 0; fi
 	fail_one "$1"

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { introducedFindings } from '../../src/apply/apply.js';
-import { parseLockAnswer, parseScriptOutput, restoreScript } from '../../src/apply/scripts.js';
+import { parseLockAnswer, parseScriptOutput, restartScript, restoreScript } from '../../src/apply/scripts.js';
 
 const stockCheck = [
   'Checking config...',
@@ -58,6 +58,14 @@ describe('parseScriptOutput', () => {
     expect(out.sections.get('check-after')).toEqual(['line 1', 'line 2']);
     expect(out.sections.has('end')).toBe(true);
     expect(out.logs).toEqual(['tail of a log']);
+  });
+});
+
+describe('restartScript', () => {
+  // A unit that hit its start limit (Restart=on-failure after failed starts) refuses every start until then.
+  it('under systemd, forgets a unit\'s failed starts before starting it again, as a command', () => {
+    expect(restartScript(['jitsi-videobridge2'], 'systemd').text).toMatch(/^\tsystemctl reset-failed "\$1" >>"\$state\/\$1\.log" 2>&1$/m);
+    expect(restartScript(['jitsi-videobridge2'], 'sysv').text).not.toMatch(/reset-failed/);
   });
 });
 
