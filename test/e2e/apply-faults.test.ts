@@ -154,7 +154,8 @@ EOF`,
     });
 
     it('starts a Prosody that was stopped, says so in the plan, and proves it where its config has it listen', async () => {
-      await bed.ssh(name, 'systemctl stop prosody');
+      // service(8) hands the stop to systemctl where systemd runs, to the init script where it does not.
+      await bed.ssh(name, 'service prosody stop');
       const planned = await jitsiJwt(['plan', `deploy@${host.address}`, ...sshFlags(bed), '--app-id', 'faults'], { env });
       expect(planned.exitCode).toBe(0);
       // The test bed pins Prosody to the host's own address in prosody.cfg.lua (testbed/provision.ts).
@@ -168,7 +169,7 @@ EOF`,
       expect(report.restartReasons).toContain('Prosody is not running (apply starts it)');
       expect(report.smoke?.cases.map((c) => [c.name, c.verdict])).toContainEqual(['valid token', 'pass']);
       expect(report.smoke?.ok).toBe(true);
-      expect((await bed.ssh(name, 'systemctl is-active prosody')).stdout.trim()).toBe('active');
+      expect((await bed.ssh(name, 'kill -0 "$(cat /run/prosody/prosody.pid)" && echo running', { reject: false })).stdout.trim()).toBe('running');
     });
 
     it('refuses, before changing anything, a VirtualHost that a file Prosody reads later sets again; doctor says the same', async () => {
