@@ -21,6 +21,8 @@ export type ApplyEvent =
   | { step: 'install'; packages: string[] }
   | { step: 'write'; backupDir: string }
   | { step: 'restart'; services: ServiceName[] }
+  /** the restarts were confirmed, each with how long it took */
+  | { step: 'restarted'; restarted: ApplyReport['restarted'] }
   | { step: 'smoke' }
   | { step: 'rollback'; reason: string }
   | { step: 'done' };
@@ -176,6 +178,7 @@ export async function applyPlan(connector: Connector, facts: HostFacts, plan: Pl
       }
       throw new RolledBackError('restart', `${reason}\nNo file was changed.`, `look at ${failed}'s log on the host`);
     }
+    emit({ step: 'restarted', restarted: report.restarted });
   }
 
   if (options.shouldStop?.()) {

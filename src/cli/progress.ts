@@ -23,6 +23,13 @@ export class Progress {
     this.timer = setInterval(() => this.render(), 80);
   }
 
+  /** Says what the step under way came to; at a terminal its line ends with it, elsewhere it gets a line of its own. */
+  outcome(label: string): void {
+    if (!this.current) return;
+    if (this.live) this.current.label = label;
+    else process.stderr.write(`→ ${label}\n`);
+  }
+
   /** Ends the step under way, as done or failed. */
   finish(ok: boolean): void {
     if (!this.current) return;
@@ -39,6 +46,12 @@ export class Progress {
     this.frame = (this.frame + 1) % FRAMES.length;
     process.stderr.write(`\r\x1b[2K${FRAMES[this.frame]} ${this.current!.label}`);
   }
+}
+
+/** What a confirmed step came to, or undefined for steps that report nothing when they end. */
+export function describeOutcome(event: ApplyEvent): string | undefined {
+  if (event.step !== 'restarted' || event.restarted.length === 0) return undefined;
+  return `restarted ${event.restarted.map((r) => `${r.service}${r.seconds === undefined ? '' : ` ${r.seconds.toFixed(1)} s`}`).join(', ')}`;
 }
 
 /** One line for an apply step, or undefined for steps that have none. */
@@ -73,7 +86,9 @@ export function progressFor(count: number, json: boolean, describe: (event: Appl
     return {
       event: (_host, event) => {
         const line = describe(event);
+        const outcome = describeOutcome(event);
         if (line) progress.step(line);
+        else if (outcome) progress.outcome(outcome);
         else if (event.step === 'done') progress.finish(true);
       },
       end: (ok) => progress.finish(ok),
@@ -81,7 +96,7 @@ export function progressFor(count: number, json: boolean, describe: (event: Appl
   }
   return {
     event: (host, event) => {
-      const line = describe(event) ?? (event.step === 'done' ? 'done' : undefined);
+      const line = describe(event) ?? describeOutcome(event) ?? (event.step === 'done' ? 'done' : undefined);
       if (line) process.stderr.write(`→ ${host}: ${line}\n`);
     },
     end: () => {},
